@@ -1,0 +1,85 @@
+"""``vaekit.train``: resolve a config from recipe + overrides, train, write the report."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from vaekit.api.report import write_report
+from vaekit.artifacts import rundir
+from vaekit.core.config import Config, load_recipe, parse_overrides
+from vaekit.core.errors import RunDirError, VaekitError
+from vaekit.train import fit
+from vaekit.train.distributed import DistInfo
+
+
+def resolve_config(
+    recipe: str = "vae", *, data: str | None = None, epochs: int | None = None, seed: int | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> Config:
+    """Recipe, then ``--set``-style overrides, then the explicit arguments (which win)."""
+    config = load_recipe(recipe)
+    if overrides:
+        nested = parse_overrides(overrides) if isinstance(overrides, list) else overrides
+        config = config.with_overrides(nested)
+    explicit: dict[str, dict[str, Any]] = {}
+    if data is not None:
+        explicit.setdefault("data", {})["name"] = data
+    if epochs is not None:
+        explicit.setdefault("train", {})["epochs"] = epochs
+    if seed is not None:
+        explicit.setdefault("train", {})["seed"] = seed
+    return config.with_overrides(explicit, source="arguments") if explicit else config
+
+
+def default_run_dir(config: Config, recipe: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{Path(recipe).stem}-{Path(config.data.name).stem}").strip("-")
+    return Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def format_epoch(row: dict[str, Any], total: int) -> str:
+    return (
+        f"Epoch {row['epoch']}/{total}  loss {row['train_loss']:.1f}  recon {row['train_recon']:.1f}  "
+        f"KL {row['train_kl']:.1f}  val {row['val_loss']:.1f}  ({row['samples_per_s']:,.0f} samples/s)"
+        + (f"  [{row['skipped_steps']} non-finite steps skipped]" if row["skipped_steps"] else "")
+    )
+
+
+def train(
+    recipe: str = "vae", *, data: str | None = None, epochs: int | None = None, seed: int | None = None,
+    out: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None,
+    resume: str | Path | None = None, echo: Callable[[str], None] | None = print, progress: bool = True,
+    report: bool = True, stop_after: int | None = None,
+) -> Path:
+    """Train a VAE and return its run directory.
+
+    ``vaekit.train()`` trains the default recipe on the embedded ``digits`` data. With
+    ``resume=DIR`` the run in DIR continues (``epochs`` may raise its epoch budget).
+    """
+    if resume is not None:
+        run_dir = Path(resume)
+        if overrides or data is not None or seed is not None:
+            raise VaekitError("--resume continues a run as it was configured; only --epochs may be given with it")
+        config = Config.from_dict(rundir.read_json(run_dir / rundir.CONFIG), source=str(run_dir / rundir.CONFIG))
+        if epochs is not None:
+            config = config.with_overrides({"train": {"epochs": epochs}}, source="--epochs")
+    else:
+        config = resolve_config(recipe, data=data, epochs=epochs, seed=seed, overrides=overrides)
+        run_dir = Path(out) if out is not None else default_run_dir(config, recipe)
+        if (run_dir / rundir.CONFIG).exists():
+            raise RunDirError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
+
+    total = config.train.epochs
+    on_epoch = (lambda row: echo(format_epoch(row, total))) if echo else None
+    result = fit(config, run_dir, resume=resume is not None, on_epoch=on_epoch, progress=progress, stop_after=stop_after)
+    info: DistInfo = result.dist
+    if result.stopped_early and echo and info.is_main:
+        echo(f"Stopped early: validation loss did not improve for {config.train.early_stopping} epochs.")
+    finished = result.stopped_early or (result.metrics and result.metrics[-1]["epoch"] >= total)
+    if report and finished and info.is_main:
+        write_report(run_dir, result)
+        if echo:
+            echo(f"Run directory: {run_dir}\nReport: {run_dir / rundir.REPORT}")
+    return run_dir

@@ -1,0 +1,1 @@
+"""Run directories (self-describing, no pickle), loading, and evaluation metrics."""

@@ -1,0 +1,1 @@
+"""Lowest layer: configuration, registries, errors and small shared types."""

@@ -1,0 +1,238 @@
+"""Typed, frozen, strict configuration.
+
+A run is fully described by one :class:`Config` (four sections: ``data``, ``model``,
+``objective``, ``train``). Recipes are TOML files holding a partial config; ``--set
+key=value`` overrides are applied on top. Unknown keys, wrong types and bad values raise a
+one-line :class:`~vaekit.core.errors.ConfigError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vaekit.core.errors import ConfigError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+class _Section(BaseModel):
+    # strict=True: "3" is not an int, 1 is not a bool; extra="forbid": typos are errors.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DataConfig(_Section):
+    name: str = "digits"
+    """Dataset name or spec (``digits``, ``fashion-mnist``, ``npy:PATH`` ...); see ``vaekit datasets``."""
+    binarize: Literal["none", "static", "dynamic"] = "dynamic"
+    """``dynamic`` resamples binary pixels from the grey levels every epoch (Burda et al. 2015);
+    evaluation always uses one fixed (seeded) binarisation of the evaluated split."""
+    split_seed: int = 0
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    test_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    image_size: int | None = Field(None, ge=4)
+    limit: int | None = Field(None, ge=1)
+    """Use at most this many training examples (quick experiments)."""
+
+
+class ModelConfig(_Section):
+    net: Literal["mlp", "conv"] = "mlp"
+    hidden: tuple[int, ...] = (256, 128)
+    """MLP: widths of the hidden layers. Conv: channels of the stride-2 conv stages."""
+    latent_dim: int = Field(8, ge=1)
+    posterior: str = "gaussian"
+    prior: str = "normal"
+    likelihood: str = "bernoulli"
+    """``bernoulli`` (binary pixels), ``gaussian`` (learned variance), ``logistic`` (discretised)."""
+    variance: Literal["per_pixel", "shared"] = "per_pixel"
+    """Gaussian likelihood only: per-pixel variances predicted by the decoder, or one learned scalar."""
+    activation: Literal["relu", "gelu", "silu", "tanh"] = "relu"
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelConfig":
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ValueError("model.hidden must be a non-empty list of positive widths")
+        return self
+
+
+class ObjectiveConfig(_Section):
+    name: str = "elbo"
+    beta: float = Field(1.0, ge=0.0)
+    """Weight on the KL term (beta-VAE, Higgins et al. 2017). 1 gives the true ELBO."""
+    warmup_epochs: float = Field(0.0, ge=0.0)
+    """Linear KL warm-up from 0 to ``beta`` over this many epochs (Sønderby et al. 2016)."""
+    free_bits: float = Field(0.0, ge=0.0)
+    """Minimum KL in nats per latent dimension, batch-averaged (Kingma et al. 2016)."""
+    k: int = Field(1, ge=1)
+    """Importance samples per example (IWAE, Burda et al. 2015)."""
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(128, ge=1)
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(2e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_steps: int = Field(100, ge=0)
+    """Linear learning-rate warm-up steps before the cosine decay."""
+    min_lr_ratio: float = Field(0.05, ge=0.0, le=1.0)
+    clip_grad: float | None = Field(5.0, gt=0.0)
+    """Clip the global gradient norm; ``None`` turns clipping off."""
+    early_stopping: int | None = Field(None, ge=1)
+    """Stop after this many epochs without a better validation loss; ``None`` = never."""
+    seed: int = 0
+    max_bad_steps: int = Field(50, ge=1)
+    """Stop after this many non-finite steps in a row."""
+    device: str = "cpu"
+    threads: int | None = Field(None, ge=1)
+
+
+class Config(_Section):
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    train: TrainConfig = TrainConfig()
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> "Config":
+        """Validate a (possibly partial) nested dict; JSON/TOML lists become tuples."""
+        try:
+            return cls.model_validate(_lists_to_tuples(raw))
+        except ValidationError as err:
+            raise ConfigError(_describe(err, source)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def with_overrides(self, overrides: dict[str, Any], *, source: str = "--set") -> "Config":
+        merged = _deep_merge(self.to_dict(), overrides)
+        return Config.from_dict(merged, source=source)
+
+
+# -- recipes and overrides ---------------------------------------------------------------
+
+RECIPE_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.toml"))
+
+
+def recipe_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise ConfigError(f"recipe file {name_or_path!r} does not exist")
+        return path
+    candidate = RECIPE_DIR / f"{name_or_path}.toml"
+    if not candidate.is_file():
+        raise ConfigError(
+            f"unknown recipe {name_or_path!r}; choose one of: {', '.join(recipe_names())} "
+            "(or give a path to a .toml file)"
+        )
+    return candidate
+
+
+def read_recipe(name_or_path: str) -> tuple[dict[str, Any], str]:
+    """Return (raw nested dict without metadata, description)."""
+    path = recipe_path(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"recipe {path} is not valid TOML: {err}") from None
+    description = str(raw.pop("description", ""))
+    return raw, description
+
+
+def load_recipe(name_or_path: str) -> Config:
+    raw, _ = read_recipe(name_or_path)
+    return Config.from_dict(raw, source=f"recipe {name_or_path}")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Turn ``["train.lr=1e-3", "model.hidden=[64,32]"]`` into a nested dict.
+
+    Values are parsed as TOML values (so ``1e-3`` is a float, ``true`` a bool, ``[64,32]`` a
+    list, ``"x"`` a string); a bare word that is not valid TOML is taken as a string.
+    """
+    nested: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value (e.g. train.lr=1e-3), got {item!r}")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        parts = key.split(".")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(
+                f"--set key {key!r} must be section.field with section one of: data, model, objective, train"
+            )
+        value = _parse_value(text.strip())
+        nested.setdefault(parts[0], {})
+        if not isinstance(nested[parts[0]], dict):
+            raise ConfigError(f"--set key {key!r} conflicts with another override")
+        nested[parts[0]][parts[1]] = value
+    return nested
+
+
+def _parse_value(text: str) -> Any:
+    if text.lower() in {"none", "null"}:
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _lists_to_tuples(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _lists_to_tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(v) for v in value)
+    return value
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    """One line per problem: the dotted key, what was wrong and what is allowed."""
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not isinstance(p, int))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_fields(loc)
+            lines.append(f"{source}: unknown key {key!r}; allowed keys here: {', '.join(allowed)}")
+        elif e["type"] == "literal_error":
+            lines.append(f"{source}: bad value for {key!r}: {e['msg']}; got {e.get('input')!r}")
+        else:
+            lines.append(f"{source}: bad value for {key!r}: {e['msg']}; got {e.get('input')!r}")
+    return "; ".join(lines)

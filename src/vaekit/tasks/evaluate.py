@@ -1,0 +1,31 @@
+"""Evaluation of a trained model on a data split (see :mod:`vaekit.artifacts.metrics`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from vaekit.artifacts.load import LoadedRun
+from vaekit.artifacts.metrics import evaluate_arrays
+from vaekit.tasks.data import split_data
+
+
+def evaluate_run(
+    run: LoadedRun, *, split: str = "test", k: int = 1000, limit: int | None = None, batch_size: int = 100,
+    chunk: int | None = None, seed: int = 0, data: str | None = None,
+) -> dict[str, Any]:
+    """ELBO, IWAE NLL (k samples), bits/dim, active units ... on ``split``; nats per example."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    x, _ = split_data(run, split, data)
+    if limit is not None:
+        x = x[:limit]
+    # Chunk the k samples so that one forward pass holds about 100k examples' worth of decoder
+    # outputs at most: memory stays bounded whatever k is.
+    chunk = chunk or max(1, min(k, 100_000 // max(1, batch_size)))
+    torch.manual_seed(seed)
+    result = evaluate_arrays(run.model, (x[i : i + batch_size] for i in range(0, x.shape[0], batch_size)), k=k, chunk=chunk)
+    result.update(split=split, dataset=data or run.config.data.name, binarized=run.config.data.binarize != "none",
+                  likelihood=run.config.model.likelihood, seed=seed)
+    return result

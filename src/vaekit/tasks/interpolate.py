@@ -1,0 +1,42 @@
+"""Interpolation between the posterior means of two examples (linear or spherical).
+
+Spherical interpolation (slerp; White 2016, "Sampling Generative Networks") follows the great
+circle between the two codes, so intermediate codes keep a norm typical of a Gaussian prior
+instead of shrinking towards the origin as a straight line does.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vaekit.models import VAE
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return (1 - t)[:, None] * a + t[:, None] * b  # (T, L)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    na, nb = a.norm(), b.norm()
+    cos = torch.dot(a / na.clamp_min(1e-12), b / nb.clamp_min(1e-12)).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos)
+    if omega.abs() < 1e-4:  # (nearly) parallel: the great circle is a line
+        return lerp(a, b, t)
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so)[:, None] * a + (torch.sin(t * omega) / so)[:, None] * b
+
+
+PATHS = {"lerp": lerp, "slerp": slerp}
+
+
+@torch.inference_mode()
+def interpolate(model: VAE, x_from: torch.Tensor, x_to: torch.Tensor, *, steps: int = 10, path: str = "slerp") -> torch.Tensor:
+    """Two examples (*shape) -> (steps, *shape) decoder means along the path, endpoints included."""
+    if steps < 2:
+        raise ValueError("steps must be at least 2")
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; choose lerp or slerp")
+    mu = model.encode(torch.stack([x_from, x_to])).mean  # (2, L)
+    t = torch.linspace(0, 1, steps, device=mu.device)
+    z = PATHS[path](mu[0], mu[1], t)  # (steps, L)
+    return model.decode(z).mean

@@ -1,0 +1,5 @@
+"""The training loop: the only code that holds optimisers, devices and process groups."""
+
+from vaekit.train.trainer import fit
+
+__all__ = ["fit"]

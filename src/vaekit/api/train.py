@@ -72,8 +72,13 @@ def train(
             raise RunDirError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
 
     total = config.train.epochs
-    on_epoch = (lambda row: echo(format_epoch(row, total))) if echo else None
-    result = fit(config, run_dir, resume=resume is not None, on_epoch=on_epoch, progress=progress, stop_after=stop_after)
+    # Long runs print about 25 evenly spaced epoch lines (every line is in metrics.jsonl).
+    every = 1 if total <= 50 else max(1, total // 25)
+
+    def on_epoch(row: dict[str, Any]) -> None:
+        if echo and (row["epoch"] % every == 0 or row["epoch"] in (1, total) or row["skipped_steps"]):
+            echo(format_epoch(row, total))
+    result = fit(config, run_dir, resume=resume is not None, on_epoch=on_epoch if echo else None, progress=progress, stop_after=stop_after)
     info: DistInfo = result.dist
     if result.stopped_early and echo and info.is_main:
         echo(f"Stopped early: validation loss did not improve for {config.train.early_stopping} epochs.")

@@ -116,7 +116,7 @@ class Config(_Section):
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     def with_overrides(self, overrides: dict[str, Any], *, source: str = "--set") -> "Config":
-        merged = _deep_merge(self.to_dict(), overrides)
+        merged = _deep_merge(self.to_dict(), _resolve_none_words(overrides))
         return Config.from_dict(merged, source=source)
 
 
@@ -185,13 +185,37 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return nested
 
 
+NONE_WORDS = {"none", "null"}
+
+
 def _parse_value(text: str) -> Any:
-    if text.lower() in {"none", "null"}:
-        return None
+    # A bare `none` stays a string here: it may be a legal literal (data.binarize=none);
+    # Config.with_overrides turns it into None only for fields that take None.
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def _resolve_none_words(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``section.key=none`` means None for optional fields, the string for Literal fields."""
+    out: dict[str, Any] = {}
+    for section, values in overrides.items():
+        field = Config.model_fields.get(section)
+        sub = field.annotation if field is not None else None
+        if not isinstance(values, dict) or not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            out[section] = values
+            continue
+        resolved = {}
+        for key, value in values.items():
+            info = sub.model_fields.get(key)
+            if isinstance(value, str) and value.lower() in NONE_WORDS and info is not None:
+                accepts_word = value in getattr(info.annotation, "__args__", ())
+                resolved[key] = value if accepts_word else None
+            else:
+                resolved[key] = value
+        out[section] = resolved
+    return out
 
 
 def _lists_to_tuples(value: Any) -> Any:

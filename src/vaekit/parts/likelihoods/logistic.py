@@ -38,15 +38,17 @@ class DiscretizedLogistic(Distribution):
         centred = x - self.loc
         upper = inv_s * (centred + self.half_bin)  # (B, *shape)
         lower = inv_s * (centred - self.half_bin)
-        log_cdf_upper = -F.softplus(-upper)  # log sigmoid(upper): used for the bottom bin
-        log_sf_lower = -F.softplus(lower)  # log (1 - sigmoid(lower)): used for the top bin
-        # log(sigmoid(u) - sigmoid(l)) = log sigmoid(u) + log(1 - exp(log sigmoid(l) - log sigmoid(u)))
-        log_sig_lower = -F.softplus(-lower)
-        log_mid = log_cdf_upper + torch.log1p(-torch.exp(log_sig_lower - log_cdf_upper).clamp(max=1 - 1e-7))
-        # When the bin mass underflows, use density at the centre times the bin width.
-        mid = inv_s * centred
-        log_pdf = mid - self.log_scale - 2.0 * F.softplus(mid) + math.log(2 * self.half_bin)
-        log_mid = torch.where(log_mid < -15.0, torch.maximum(log_mid, log_pdf), log_mid)
+        log_cdf_upper = F.logsigmoid(upper)  # log CDF(x + h): the bottom bin's mass
+        log_sf_lower = F.logsigmoid(-lower)  # log (1 - CDF(x - h)): the top bin's mass
+        # Inner bins: log(sigmoid(u) - sigmoid(l)). Above the location this difference of two
+        # numbers near 1 cancels catastrophically in float32, so use the mirror identity
+        # sigmoid(u) - sigmoid(l) = sigmoid(-l) - sigmoid(-u) there: both sides then work in the
+        # small tail. log(a - b) = log a + log(-expm1(log b - log a)).
+        above = centred > 0
+        hi = torch.where(above, -lower, upper)
+        lo = torch.where(above, -upper, lower)
+        log_hi, log_lo = F.logsigmoid(hi), F.logsigmoid(lo)
+        log_mid = log_hi + torch.log(-torch.expm1((log_lo - log_hi).clamp(max=-1e-12)))
         eps = 0.25 * self.half_bin
         return torch.where(x < eps, log_cdf_upper, torch.where(x > 1.0 - eps, log_sf_lower, log_mid))
 

@@ -1,0 +1,101 @@
+"""Shared fixtures for the end-to-end tests: one tiny trained run and a CLI runner.
+
+Everything is real: real subprocesses for the CLI, real files in temporary directories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+# The smallest configuration that still exercises the whole pipeline on the embedded digits data.
+TINY = ["data.limit=200", "model.hidden=[32]", "model.latent_dim=4"]
+TINY_ARGS = [a for item in TINY for a in ("--set", item)]
+
+CLI_TIMEOUT = 120
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for CLI subprocesses: offline, wide (so rich tables are not cut), no colour."""
+    env = dict(os.environ)
+    env.update(VAEKIT_OFFLINE="1", COLUMNS="200", NO_COLOR="1", TERM="dumb", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
+            env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run ``python -m vaekit ARGS`` in a real subprocess; return (exit code, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "vaekit", *map(str, args)], cwd=cwd, env=env or cli_env(),
+        capture_output=True, text=True, timeout=CLI_TIMEOUT,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class CliPool:
+    """Runs independent CLI subprocesses two at a time in the background, so the ~2-3 s of
+    torch/sklearn start-up per command overlaps on two cores. Each background process gets one
+    intra-op thread (two busy processes with two threads each would oversubscribe the cores)."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers)
+
+    def submit(self, *args: str | os.PathLike[str], env: dict[str, str] | None = None,
+               cwd: str | os.PathLike[str] | None = None) -> "Future[tuple[int, str, str]]":
+        env = dict(env or cli_env())
+        env.setdefault("OMP_NUM_THREADS", "1")
+        return self._executor.submit(run_cli, *args, env=env, cwd=cwd)
+
+    def call(self, fn, *args, **kwargs) -> Future:
+        """Run an arbitrary function (e.g. several dependent CLI calls) in the pool."""
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def cli_pool() -> CliPool:
+    pool = CliPool()
+    yield pool
+    pool.shutdown()
+
+
+def snapshot(directory: Path) -> dict[str, tuple[str, int]]:
+    """name -> (sha256 of the bytes, mtime_ns) for every file under ``directory``."""
+    snap = {}
+    for path in sorted(Path(directory).rglob("*")):
+        if path.is_file():
+            snap[str(path.relative_to(directory))] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+    return snap
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 2-epoch run directory on digits, trained once per session. Treat it as read-only
+    (copy it with ``run_copy`` before anything that writes into the run directory)."""
+    from vaekit.api import train  # not `vaekit.train`: see test_cli.py::test_vaekit_train_stays_callable
+
+    out = tmp_path_factory.mktemp("shared") / "tiny"
+    run_dir = train(epochs=2, out=out, overrides=list(TINY), echo=None, progress=False)
+    assert Path(run_dir) == out
+    before = snapshot(out)
+    yield out
+    # Guard: the read-only tests really did leave the shared run alone.
+    assert snapshot(out) == before, "a test wrote into the shared tiny run directory"
+
+
+@pytest.fixture
+def run_copy(tiny_run: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny run that a test may modify."""
+    dest = tmp_path / "run"
+    shutil.copytree(tiny_run, dest)
+    return dest

@@ -1,0 +1,198 @@
+"""Contract tests for every registered objective, plus the ELBO's beta / warm-up / free bits."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vaekit.core.config import ModelConfig, ObjectiveConfig
+from vaekit.core.errors import ConfigError
+from vaekit.core.types import Loss
+from vaekit.models import build_model
+from vaekit.objectives import OBJECTIVES, build_objective
+
+SHAPE = (1, 8, 8)
+LATENT = 4
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny tensors: intra-op threads only add contention (much slower on a busy 2-core box).
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _model(likelihood: str = "bernoulli") -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(ModelConfig(hidden=(32,), latent_dim=LATENT, likelihood=likelihood), SHAPE, levels=17)
+
+
+def _data(n: int = 16) -> torch.Tensor:
+    return (torch.rand(n, *SHAPE, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+
+
+def _default_cfg(name: str) -> ObjectiveConfig:
+    """A valid config for any objective: several samples where allowed (iwae needs k > 1 to be
+    more than the ELBO), one sample where the objective insists (the ELBO)."""
+    for k in (5, 1):
+        cfg = ObjectiveConfig(name=name, k=k)
+        try:
+            build_objective(cfg)
+            return cfg
+        except ConfigError:
+            continue
+    raise AssertionError(f"objective {name!r} accepts neither k=5 nor k=1")
+
+
+def _grads(model: torch.nn.Module, loss: torch.Tensor) -> list[torch.Tensor]:
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
+
+
+def _recon_only(model: torch.nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
+    """Batch mean of -log p(x|z) for one reparameterised z, drawn under ``seed``."""
+    torch.manual_seed(seed)
+    out = model(x, samples=1)
+    return -out.log_px(x)[0].mean()
+
+
+def _all_close(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.allclose(u, v, rtol=1e-5, atol=1e-7) for u, v in zip(a, b))
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "logistic"])
+@pytest.mark.parametrize("name", OBJECTIVES.names())
+def test_objective_contract(name: str, likelihood: str) -> None:
+    model = _model(likelihood)
+    objective = build_objective(_default_cfg(name))
+    torch.manual_seed(2)
+    loss = objective(model, _data(), progress=1.0)
+    assert isinstance(loss, Loss)
+    assert loss.total.shape == () and torch.isfinite(loss.total)
+    assert {"loss", "recon", "kl"} <= set(loss.terms)
+    for key, value in loss.terms.items():
+        assert torch.is_tensor(value) and value.shape == () and torch.isfinite(value), key
+        assert not value.requires_grad, f"term {key!r} must be detached"
+    assert loss.terms["kl"] >= 0
+    grads = _grads(model, loss.total)
+    assert all(torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+    # every part that takes part in the bound gets a gradient
+    for part in ("encoder", "posterior", "decoder"):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in getattr(model, part).parameters()), part
+
+
+@pytest.mark.parametrize("name", OBJECTIVES.names())
+def test_objective_total_is_the_reported_loss_at_beta_one(name: str) -> None:
+    """With default weights (beta = 1, no warm-up, no free bits) the minimised scalar is the bound."""
+    model = _model()
+    loss = build_objective(_default_cfg(name))(model, _data())
+    assert torch.allclose(loss.total.detach(), loss.terms["loss"], rtol=1e-6, atol=1e-5)
+
+
+def test_elbo_loss_is_recon_plus_kl() -> None:
+    model = _model()
+    for seed in range(3):
+        torch.manual_seed(seed)
+        t = build_objective(ObjectiveConfig(name="elbo"))(model, _data()).terms
+        assert torch.allclose(t["loss"], t["recon"] + t["kl"], rtol=1e-6, atol=1e-5)
+
+
+def test_iwae_with_k1_equals_single_sample_elbo_estimate() -> None:
+    """L_1 is the ELBO: with k = 1 and the same draw, -L_1 = recon + (log q - log p)(z)."""
+    model = _model()
+    x = _data()
+    torch.manual_seed(3)
+    loss = build_objective(ObjectiveConfig(name="iwae", k=1))(model, x)
+    torch.manual_seed(3)
+    out = model(x, samples=1)
+    lat = out.latents[0]
+    expected = (-out.log_px(x)[0] - lat.p.log_prob(lat.z[0]) + lat.q.log_prob(lat.z[0])).mean()
+    assert torch.allclose(loss.total, expected, rtol=1e-6, atol=1e-5)
+
+
+def test_beta_zero_removes_kl_from_gradient() -> None:
+    model, x = _model(), _data()
+    torch.manual_seed(7)
+    loss0 = build_objective(ObjectiveConfig(name="elbo", beta=0.0))(model, x)
+    g0 = _grads(model, loss0.total)
+    g_recon = _grads(model, _recon_only(model, x, seed=7))
+    assert _all_close(g0, g_recon)
+    assert loss0.terms["kl"] > 0  # the KL is still reported
+    torch.manual_seed(7)
+    g1 = _grads(model, build_objective(ObjectiveConfig(name="elbo", beta=1.0))(model, x).total)
+    assert not _all_close(g1, g_recon), "with beta = 1 the KL must change the gradient"
+
+
+def test_kl_warmup_schedule() -> None:
+    beta, warmup = 0.8, 4.0
+    obj = build_objective(ObjectiveConfig(name="elbo", beta=beta, warmup_epochs=warmup))
+    assert obj.kl_weight(0.0) == 0.0
+    assert obj.kl_weight(warmup / 2) == pytest.approx(beta / 2)
+    assert obj.kl_weight(warmup / 4) == pytest.approx(beta / 4)
+    assert obj.kl_weight(warmup) == pytest.approx(beta)
+    assert obj.kl_weight(10 * warmup) == pytest.approx(beta)
+    assert obj.kl_weight(math.inf) == pytest.approx(beta)
+    no_warmup = build_objective(ObjectiveConfig(name="elbo", beta=beta))
+    assert no_warmup.kl_weight(0.0) == pytest.approx(beta)
+
+
+@pytest.mark.parametrize("progress", [0.0, 1.0, 2.0, 5.0])
+def test_kl_warmup_weights_the_minimised_total(progress: float) -> None:
+    beta, warmup = 0.8, 2.0
+    obj = build_objective(ObjectiveConfig(name="elbo", beta=beta, warmup_epochs=warmup))
+    loss = obj(_model(), _data(), progress=progress)
+    weight = beta * min(1.0, progress / warmup)
+    expected = loss.terms["recon"] + weight * loss.terms["kl"]
+    assert torch.allclose(loss.total.detach(), expected, rtol=1e-6, atol=1e-5)
+    # the reported loss stays the plain -ELBO whatever the weight
+    assert torch.allclose(loss.terms["loss"], loss.terms["recon"] + loss.terms["kl"], rtol=1e-6, atol=1e-5)
+
+
+def test_huge_free_bits_removes_kl_gradient() -> None:
+    """Every per-dimension KL sits below a huge free-bits floor, so the KL term is a constant:
+    the gradient (posterior head included) is that of the reconstruction alone."""
+    model, x = _model(), _data()
+    free = 1e4
+    torch.manual_seed(11)
+    loss = build_objective(ObjectiveConfig(name="elbo", free_bits=free))(model, x)
+    assert torch.allclose(loss.total.detach(), loss.terms["recon"] + free * LATENT, rtol=1e-6)
+    g_fb = _grads(model, loss.total)
+    head = [i for i, (n, _) in enumerate(model.named_parameters()) if n.startswith("posterior.")]
+    g_recon = _grads(model, _recon_only(model, x, seed=11))
+    assert _all_close(g_fb, g_recon)
+    torch.manual_seed(11)
+    g_plain = _grads(model, build_objective(ObjectiveConfig(name="elbo"))(model, x).total)
+    assert not all(torch.allclose(g_plain[i], g_recon[i], rtol=1e-5, atol=1e-7) for i in head)
+
+
+def test_small_free_bits_keeps_kl_gradient() -> None:
+    """A floor of 0 nats per dim (clamp is inactive) leaves the plain ELBO gradient."""
+    model, x = _model(), _data()
+    torch.manual_seed(12)
+    g_fb = _grads(model, build_objective(ObjectiveConfig(name="elbo", free_bits=1e-9))(model, x).total)
+    torch.manual_seed(12)
+    g_plain = _grads(model, build_objective(ObjectiveConfig(name="elbo"))(model, x).total)
+    assert _all_close(g_fb, g_plain)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(name="elbo", k=2),
+        dict(name="iwae", k=5, beta=2.0),
+        dict(name="iwae", k=5, beta=0.5),
+        dict(name="iwae", k=5, warmup_epochs=1.0),
+        dict(name="iwae", k=5, free_bits=0.1),
+        dict(name="no-such-objective"),
+    ],
+    ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()),
+)
+def test_invalid_objective_configs_raise(cfg: dict) -> None:
+    with pytest.raises(ConfigError):
+        build_objective(ObjectiveConfig(**cfg))

@@ -83,7 +83,7 @@ def test_resume_with_more_epochs_extends_a_finished_run(run_copy: Path) -> None:
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     from vaekit.api import train
 
-    epochs = 30  # K: the killed run is configured for K epochs and resumed without --epochs
+    epochs = 16  # K: the killed run is configured for K epochs and resumed without --epochs
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "vaekit", "train", "--epochs", str(epochs), "--out", str(killed), *TINY_ARGS]
     with open(tmp_path / "stdout", "w") as out, open(tmp_path / "stderr", "w") as err:

@@ -12,7 +12,7 @@ from vaekit.artifacts import rundir
 from vaekit.core.config import Config, load_recipe, parse_overrides
 from vaekit.core.errors import RunDirError, VaekitError
 from vaekit.train import fit
-from vaekit.train.distributed import DistInfo
+from vaekit.train.distributed import DistInfo, teardown
 
 
 def resolve_config(
@@ -51,7 +51,7 @@ def train(
     recipe: str = "vae", *, data: str | None = None, epochs: int | None = None, seed: int | None = None,
     out: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None,
     resume: str | Path | None = None, echo: Callable[[str], None] | None = print, progress: bool = True,
-    report: bool = True, stop_after: int | None = None,
+    report: bool = True, stop_after: int | None = None, device: str | None = None,
 ) -> Path:
     """Train a VAE and return its run directory.
 
@@ -65,8 +65,12 @@ def train(
         config = Config.from_dict(rundir.read_json(run_dir / rundir.CONFIG), source=str(run_dir / rundir.CONFIG))
         if epochs is not None:
             config = config.with_overrides({"train": {"epochs": epochs}}, source="--epochs")
+        if device is not None:  # where a run trains does not change what it computes
+            config = config.with_overrides({"train": {"device": device}}, source="--device")
     else:
         config = resolve_config(recipe, data=data, epochs=epochs, seed=seed, overrides=overrides)
+        if device is not None:
+            config = config.with_overrides({"train": {"device": device}}, source="--device")
         run_dir = Path(out) if out is not None else default_run_dir(config, recipe)
         if (run_dir / rundir.CONFIG).exists():
             raise RunDirError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
@@ -87,4 +91,5 @@ def train(
         write_report(run_dir, result)
         if echo:
             echo(f"Run directory: {run_dir}\nReport: {run_dir / rundir.REPORT}")
+    teardown()
     return run_dir

@@ -38,10 +38,11 @@ def build_from_run(path: Path) -> tuple[Config, dict[str, Any], VAE]:
     return config, dataset, model
 
 
-def load(path: str | Path, *, weights: str = rundir.MODEL) -> LoadedRun:
+def load(path: str | Path, *, weights: str = rundir.MODEL, device: str | torch.device = "cpu") -> LoadedRun:
     """Load a run directory: the config, the dataset description and the model (eval mode).
 
-    ``weights`` picks the file: ``model.safetensors`` (best validation loss) by default.
+    ``weights`` picks the file: ``model.safetensors`` (best validation loss) by default;
+    ``device`` is where the model is placed.
     """
     path = Path(path)
     config, dataset, model = build_from_run(path)
@@ -52,5 +53,5 @@ def load(path: str | Path, *, weights: str = rundir.MODEL) -> LoadedRun:
     except RuntimeError as err:
         first = str(err).splitlines()[0]
         raise RunDirError(f"{path / weights} does not match the model in config.json ({first})") from None
-    model.eval()
+    model.to(device).eval()
     return LoadedRun(path=path, config=config, dataset=dataset, model=model)

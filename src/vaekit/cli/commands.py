@@ -24,18 +24,25 @@ def _table(title: str, columns: list[str], rows: list[list[str]]):
     return table
 
 
+def _load(args: argparse.Namespace):
+    from vaekit.artifacts.load import load
+    from vaekit.core.devices import resolve_device
+
+    return load(args.run, device=resolve_device(args.device or "cpu"))
+
+
 def train(args: argparse.Namespace) -> int:
     from vaekit.api import train as run_train
 
     run_train(args.recipe, data=args.data, epochs=args.epochs, seed=args.seed, out=args.out,
-              overrides=args.overrides or None, resume=args.resume)
+              overrides=args.overrides or None, resume=args.resume, device=args.device)
     return 0
 
 
 def evaluate(args: argparse.Namespace) -> int:
     from vaekit.api import evaluate as run_eval
 
-    m = run_eval(args.run, split=args.split, k=args.k, limit=args.limit, seed=args.seed, data=args.data)
+    m = run_eval(_load(args), split=args.split, k=args.k, limit=args.limit, seed=args.seed, data=args.data)
     rows = [
         ["ELBO", f"{m['elbo']:.3f}", "nats/example, k-sample estimate of E_q[log p(x,z) - log q(z|x)]"],
         ["recon", f"{m['recon']:.3f}", "nats/example, E_q[-log p(x|z)]"],
@@ -71,7 +78,7 @@ def sample(args: argparse.Namespace) -> int:
     from vaekit.artifacts.load import load
     from vaekit.tasks.generate import generate
 
-    run = load(args.run)
+    run = _load(args)
     images = generate(run.model, args.n, temperature=args.temperature, generator=torch.Generator().manual_seed(args.seed))
     _save_images(images, output)
     print(f"Wrote {args.n} samples to {output}")
@@ -89,7 +96,7 @@ def reconstruct(args: argparse.Namespace) -> int:
     from vaekit.tasks.data import split_data
     from vaekit.tasks.reconstruct import reconstruct as rec, side_by_side
 
-    run = load(args.run)
+    run = _load(args)
     x, _ = split_data(run, args.split)
     x = x[: args.n]
     recon = rec(run.model, x)
@@ -113,7 +120,7 @@ def interpolate(args: argparse.Namespace) -> int:
     from vaekit.tasks.data import split_data
     from vaekit.tasks.interpolate import interpolate as interp
 
-    run = load(args.run)
+    run = _load(args)
     x, _ = split_data(run, "test")
     for name, idx in (("--from", args.source), ("--to", args.target)):
         if not 0 <= idx < x.shape[0]:
@@ -139,7 +146,7 @@ def embed(args: argparse.Namespace) -> int:
     from vaekit.tasks.data import split_data
     from vaekit.tasks.embed import embed as emb
 
-    run = load(args.run)
+    run = _load(args)
     x, y = split_data(run, args.split)
     z = emb(run.model, x).numpy()
     if output.suffix.lower() == ".npy":
@@ -164,7 +171,7 @@ def info(args: argparse.Namespace) -> int:
     from vaekit.artifacts import rundir
     from vaekit.artifacts.load import load
 
-    run = load(args.run)
+    run = _load(args)
     params = sum(p.numel() for p in run.model.parameters())
     console = _console()
     console.print(f"[bold]{run.path}[/bold]  dataset {run.dataset['name']} shape {tuple(run.dataset['shape'])}, "
@@ -184,10 +191,11 @@ def info(args: argparse.Namespace) -> int:
 def datasets(args: argparse.Namespace) -> int:
     from vaekit.data import list_datasets
 
-    rows = [[d["name"], str(d.get("shape", "")), str(d.get("n_examples", "")),
-             "yes" if d.get("available") else "no", str(d.get("where", "")), str(d.get("description", ""))]
+    rows = [[d["name"], "" if d.get("shape") is None else str(tuple(d["shape"])),
+             "" if d.get("n_examples") is None else f"{d['n_examples']:,}",
+             "yes" if d.get("available") else "no", str(d.get("description", "")), str(d.get("where", ""))]
             for d in list_datasets()]
-    _console().print(_table("Datasets", ["name", "shape", "examples", "available", "where", "description"], rows))
+    _console().print(_table("Datasets (vaekit train --data NAME)", ["name", "shape", "examples", "available", "what", "where"], rows))
     return 0
 
 

@@ -14,6 +14,12 @@ EPILOG = "Numbers are nats per example (images also in bits/dim). Docs: README.m
 
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="DIR", help="a run directory made by `vaekit train`")
+    _add_device(p)
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, metavar="auto|cpu|cuda|mps",
+                   help="where to run (default: train.device of the config, i.e. auto, for train; cpu otherwise)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    _add_device(p)
     p.set_defaults(func=commands.train)
 
     p = sub.add_parser("evaluate", help="ELBO, IWAE NLL, bits/dim, active units; writes DIR/eval.json")

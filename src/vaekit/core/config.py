@@ -83,15 +83,22 @@ class TrainConfig(_Section):
     warmup_steps: int = Field(100, ge=0)
     """Linear learning-rate warm-up steps before the cosine decay."""
     min_lr_ratio: float = Field(0.05, ge=0.0, le=1.0)
-    clip_grad: float | None = Field(5.0, gt=0.0)
-    """Clip the global gradient norm; ``None`` turns clipping off."""
+    clip_grad: float | None = Field(5.0, ge=0.0)
+    """Clip the global gradient norm at this value; 0 or ``None`` turns clipping off."""
     early_stopping: int | None = Field(None, ge=1)
     """Stop after this many epochs without a better validation loss; ``None`` = never."""
     seed: int = 0
     max_bad_steps: int = Field(50, ge=1)
     """Stop after this many non-finite steps in a row."""
-    device: str = "cpu"
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Mixed precision: ``bf16`` autocast, or ``fp16`` autocast with a gradient scaler (meant for
+    GPUs; it runs on the CPU but slowly). Likelihoods and KL are always computed in fp32."""
+    compile: bool = False
+    """Compile the encoder and decoder nets with ``torch.compile`` (opt-in; see docs/benchmarks.md)."""
     threads: int | None = Field(None, ge=1)
+    """Intra-op CPU threads; ``None`` keeps torch's default (one per core)."""
 
 
 class Config(_Section):

@@ -24,13 +24,19 @@ class VAE(nn.Module):
         self.shape = tuple(shape)
         self.latent_dim: int = prior.latent_dim
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
     def encode(self, x: torch.Tensor) -> Distribution:
         """q(z|x): batch shape (B,), event shape (L,)."""
-        return self.posterior(self.encoder(x))
+        # .float(): under mixed-precision autocast the nets may run in bf16/fp16, but log-densities
+        # summed over hundreds of pixels need fp32.
+        return self.posterior(self.encoder(x).float())
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """p(x|z) for z of shape (N, L): batch shape (N,), event shape = data shape."""
-        return self.likelihood(self.decoder(z))
+        return self.likelihood(self.decoder(z).float())
 
     def forward(self, x: torch.Tensor, samples: int = 1) -> Output:
         q = self.encode(x)

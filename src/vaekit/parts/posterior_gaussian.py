@@ -25,6 +25,6 @@ class GaussianPosterior(nn.Module):
         self.head = nn.Linear(in_features, 2 * latent_dim)
 
     def forward(self, features: torch.Tensor) -> Distribution:
-        mu, logvar = self.head(features).chunk(2, dim=-1)  # (B, L) each
+        mu, logvar = self.head(features).float().chunk(2, dim=-1)  # (B, L) each; fp32 even under autocast
         logvar = logvar.clamp(*self.LOGVAR_RANGE)
         return Independent(Normal(mu, torch.exp(0.5 * logvar), validate_args=False), 1)

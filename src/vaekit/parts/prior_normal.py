@@ -23,5 +23,7 @@ class StandardNormalPrior(nn.Module):
 
     def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         """(n, L) draws; ``temperature`` scales the standard deviation."""
-        eps = torch.randn(n, self.latent_dim, generator=generator, device=self.loc.device, dtype=self.loc.dtype)
+        # Draw on the generator's own device (a CPU generator stays usable for a GPU model).
+        where = generator.device if generator is not None else self.loc.device
+        eps = torch.randn(n, self.latent_dim, generator=generator, device=where).to(self.loc)
         return self.loc + temperature * self.scale * eps

@@ -25,7 +25,8 @@ def evaluate_run(
     # outputs at most: memory stays bounded whatever k is.
     chunk = chunk or max(1, min(k, 100_000 // max(1, batch_size)))
     torch.manual_seed(seed)
-    result = evaluate_arrays(run.model, (x[i : i + batch_size] for i in range(0, x.shape[0], batch_size)), k=k, chunk=chunk)
+    device = run.model.device
+    result = evaluate_arrays(run.model, (x[i : i + batch_size].to(device) for i in range(0, x.shape[0], batch_size)), k=k, chunk=chunk)
     result.update(split=split, dataset=data or run.config.data.name, binarized=run.config.data.binarize != "none",
                   likelihood=run.config.model.likelihood, seed=seed)
     return result

@@ -14,4 +14,4 @@ def generate(model: VAE, n: int = 64, *, temperature: float = 1.0, generator: to
     deviation scaled by ``temperature`` (< 1 trades diversity for typicality)."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    return model.sample(n, generator=generator, temperature=temperature, mean=mean)
+    return model.sample(n, generator=generator, temperature=temperature, mean=mean).cpu()

@@ -36,7 +36,7 @@ def interpolate(model: VAE, x_from: torch.Tensor, x_to: torch.Tensor, *, steps: 
         raise ValueError("steps must be at least 2")
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; choose lerp or slerp")
-    mu = model.encode(torch.stack([x_from, x_to])).mean  # (2, L)
+    mu = model.encode(torch.stack([x_from, x_to]).to(model.device)).mean  # (2, L)
     t = torch.linspace(0, 1, steps, device=mu.device)
     z = PATHS[path](mu[0], mu[1], t)  # (steps, L)
-    return model.decode(z).mean
+    return model.decode(z).mean.cpu()

@@ -10,7 +10,7 @@ from vaekit.models import VAE
 @torch.inference_mode()
 def reconstruct(model: VAE, x: torch.Tensor) -> torch.Tensor:
     """(B, *shape) -> (B, *shape): the decoder's mean at the posterior mean of each example."""
-    return model.decode(model.encode(x).mean).mean
+    return model.decode(model.encode(x.to(model.device)).mean).mean.cpu()
 
 
 def side_by_side(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:

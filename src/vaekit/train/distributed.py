@@ -39,3 +39,9 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
 def barrier(info: DistInfo) -> None:
     if info.world_size > 1:
         dist.barrier()
+
+
+def teardown() -> None:
+    """Leave the process group (if any) so torchrun processes exit cleanly."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

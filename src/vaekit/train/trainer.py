@@ -11,6 +11,7 @@ DDP, and only rank 0 writes files.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from vaekit.artifacts import rundir
 from vaekit.artifacts.datasets import dataset_description, eval_view, load_splits, static_train_view
 from vaekit.core.config import Config
+from vaekit.core.devices import resolve_device
 from vaekit.core.errors import ConfigError, RunDirError, TrainingError
 from vaekit.data import Splits, batch_indices, binarize
 from vaekit.models import VAE, build_model
@@ -45,16 +47,12 @@ class FitResult:
     dist: distributed.DistInfo
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"train.device {name!r} is not a device; use cpu, cuda, mps or auto") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device='cuda' but no CUDA device is available; use --set train.device=cpu")
-    return device
+def _autocast(device: torch.device, precision: str):
+    """Mixed-precision context for the forward pass (a no-op for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _prepare_dir(out: Path) -> None:
@@ -83,8 +81,11 @@ def fit(
     cfg = config
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    device = _device(cfg.train.device)
+    device = resolve_device(cfg.train.device)
     info = distributed.setup(device)
+    if device.type == "cuda" and info.world_size > 1:
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
     if cfg.train.batch_size % info.world_size:
         raise ConfigError(
             f"train.batch_size={cfg.train.batch_size} is the global batch and must divide evenly over "
@@ -121,6 +122,12 @@ def fit(
         rundir.write_json(out / rundir.CONFIG, cfg.to_dict())
     distributed.barrier(info)
 
+    if cfg.train.compile:
+        # Compile the nets in place (state-dict keys unchanged, so checkpoints stay portable);
+        # the distributions around them stay eager.
+        model.encoder.compile()
+        model.decoder.compile()
+    scaler = torch.amp.GradScaler(device.type) if cfg.train.precision == "fp16" else None
     net: torch.nn.Module = model
     if info.world_size > 1:
         net = DistributedDataParallel(model, device_ids=[info.local_rank] if device.type == "cuda" else None)
@@ -165,11 +172,18 @@ def fit(
             for idx in batches:
                 x = x_epoch[idx.to(device)]
                 lr = set_lr(state["step"])
-                loss = objective(net, x, progress=state["epoch"] + (bar.done / max(1, len(batches))))
-                ok = bool(torch.isfinite(loss.total))
+                with _autocast(device, cfg.train.precision):
+                    loss = objective(net, x, progress=state["epoch"] + (bar.done / max(1, len(batches))))
+                # One host sync per step for the finiteness check: negligible on the CPU (no
+                # asynchronous queue to drain) and what makes "skip the step" exact.
+                ok = loss_was_finite = bool(torch.isfinite(loss.total))
                 optimizer.zero_grad(set_to_none=True)
                 if ok:
-                    loss.total.backward()
+                    if scaler is not None:
+                        scaler.scale(loss.total).backward()
+                        scaler.unscale_(optimizer)
+                    else:
+                        loss.total.backward()
                     norm = torch.nn.utils.clip_grad_norm_(
                         model.parameters(), cfg.train.clip_grad if cfg.train.clip_grad else math.inf
                     )
@@ -179,6 +193,8 @@ def fit(
                     ok = float(distributed.all_reduce_sum(flag, info)) == 0.0
                 state["step"] += 1
                 if not ok:
+                    if scaler is not None and loss_was_finite:
+                        scaler.update()  # an fp16 overflow: let the scaler lower its scale
                     skipped += 1
                     consecutive_bad += 1
                     optimizer.zero_grad(set_to_none=True)
@@ -191,7 +207,11 @@ def fit(
                     bar.advance()
                     continue
                 consecutive_bad = 0
-                optimizer.step()
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
                 b = x.shape[0]
                 sums += torch.stack([loss.terms["loss"].double() * b, loss.terms["recon"].double() * b,
                                      loss.terms["kl"].double() * b, torch.tensor(float(b), dtype=torch.float64)])

@@ -14,6 +14,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import torch
+
+# One intra-op thread everywhere (this process and every CLI subprocess, see cli_env): the tests
+# run several torch processes at once on two cores, and multi-threaded torch processes competing
+# for the same cores slow each other down many times over. Same thread count everywhere also
+# keeps "resumed" and "uninterrupted" runs bit-for-bit comparable across processes.
+torch.set_num_threads(1)
 
 # The smallest configuration that still exercises the whole pipeline on the embedded digits data.
 TINY = ["data.limit=200", "model.hidden=[32]", "model.latent_dim=4"]
@@ -23,9 +30,11 @@ CLI_TIMEOUT = 120
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """Environment for CLI subprocesses: offline, wide (so rich tables are not cut), no colour."""
+    """Environment for CLI subprocesses: offline, wide (so rich tables are not cut), no colour,
+    one intra-op thread (see above)."""
     env = dict(os.environ)
-    env.update(VAEKIT_OFFLINE="1", COLUMNS="200", NO_COLOR="1", TERM="dumb", PYTHONUNBUFFERED="1")
+    env.update(VAEKIT_OFFLINE="1", COLUMNS="200", NO_COLOR="1", TERM="dumb", PYTHONUNBUFFERED="1",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.update(extra)
     return env
 
@@ -42,16 +51,13 @@ def run_cli(*args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = 
 
 class CliPool:
     """Runs independent CLI subprocesses two at a time in the background, so the ~2-3 s of
-    torch/sklearn start-up per command overlaps on two cores. Each background process gets one
-    intra-op thread (two busy processes with two threads each would oversubscribe the cores)."""
+    torch/sklearn start-up per command overlaps on two cores."""
 
     def __init__(self, workers: int = 2) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers)
 
     def submit(self, *args: str | os.PathLike[str], env: dict[str, str] | None = None,
                cwd: str | os.PathLike[str] | None = None) -> "Future[tuple[int, str, str]]":
-        env = dict(env or cli_env())
-        env.setdefault("OMP_NUM_THREADS", "1")
         return self._executor.submit(run_cli, *args, env=env, cwd=cwd)
 
     def call(self, fn, *args, **kwargs) -> Future:
@@ -78,11 +84,26 @@ def snapshot(directory: Path) -> dict[str, tuple[str, int]]:
     return snap
 
 
+@pytest.fixture(scope="session", autouse=True)
+def prefetched(request: pytest.FixtureRequest, cli_pool: CliPool, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Start the background CLI jobs of every collected module that defines
+    ``plan_cli_jobs(pool, tiny_run, folder)`` at the start of the session, so they overlap with
+    the tests that train in this process. Module fixtures pick their jobs up by module name."""
+    modules = list(dict.fromkeys(
+        item.module for item in request.session.items if hasattr(item.module, "plan_cli_jobs")
+    ))
+    if not modules:
+        return {}
+    tiny = request.getfixturevalue("tiny_run")
+    return {m.__name__: m.plan_cli_jobs(cli_pool, tiny, tmp_path_factory.mktemp(m.__name__.rsplit(".", 1)[-1]))
+            for m in modules}
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 2-epoch run directory on digits, trained once per session. Treat it as read-only
     (copy it with ``run_copy`` before anything that writes into the run directory)."""
-    from vaekit.api import train  # not `vaekit.train`: see test_cli.py::test_vaekit_train_stays_callable
+    from vaekit.api import train
 
     out = tmp_path_factory.mktemp("shared") / "tiny"
     run_dir = train(epochs=2, out=out, overrides=list(TINY), echo=None, progress=False)

@@ -66,8 +66,13 @@ def _assert_finite_weights(run: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def cases(cli_pool: CliPool, tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
-    d = tmp_path_factory.mktemp("bad")
+def cases(prefetched: dict) -> dict[str, Case]:
+    return prefetched[__name__]
+
+
+def plan_cli_jobs(cli_pool: CliPool, tiny_run: Path, d: Path) -> dict[str, Case]:
+    """Set up every case and start its command in the background at the start of the session
+    (see conftest.prefetched); the tests then wait for and check each outcome."""
 
     def run_dir(name: str) -> Path:
         dest = d / name
@@ -197,7 +202,7 @@ def cases(cli_pool: CliPool, tiny_run: Path, tmp_path_factory: pytest.TempPathFa
                                           ["non-finite", "epoch 3", "lower --set train.lr"], rc=1,
                                           untouched=late_files, check=late_check)
 
-    # -- known bugs (the strict-xfail tests below) --------------------------------------
+    # -- edge cases found while writing these tests ---------------------------------------
     k0 = run_dir("k0")
     c["bug_k_zero"] = Case(["evaluate", k0, "--k", "0"], ["--k"], absent=[k0 / "eval.json"])
     c["bug_limit_zero"] = Case(["evaluate", k0, "--k", "5", "--limit", "0"], ["--limit"], absent=[k0 / "eval.json"])
@@ -256,28 +261,19 @@ def _check(case: Case) -> None:
         case.check()
 
 
-# -------------------------------------------------------------- known bugs (strict xfail)
-@pytest.mark.xfail(strict=True, reason="BUG: `vaekit evaluate DIR --k 0` dies with a ValueError traceback "
-                   "instead of a one-line error")
+# -------------------------------------------------------------- edge cases (once bugs, now fixed)
 def test_evaluate_k_zero(cases: dict[str, Case]) -> None:
     _check(cases["bug_k_zero"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `vaekit evaluate DIR --limit 0` dies with a ValueError traceback "
-                   "('no examples to evaluate') instead of a one-line error")
 def test_evaluate_limit_zero(cases: dict[str, Case]) -> None:
     _check(cases["bug_limit_zero"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `vaekit sample DIR -o D.png` where D.png is a directory dies "
-                   "with an IsADirectoryError traceback (check_output only checks the parent)")
 def test_output_path_is_a_directory(cases: dict[str, Case]) -> None:
     _check(cases["bug_output_is_dir"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a run that fails (or is killed) in epoch 1 leaves config.json but "
-                   "no checkpoint: the error says 'the last good state is in DIR', yet --resume DIR says "
-                   "'start it again' and a new train --out DIR is refused ('already holds a run')")
 def test_retry_after_first_epoch_divergence(cases: dict[str, Case]) -> None:
     rc, _, stderr = cases["bug_retry"].future.result()
     assert rc == 0, stderr

@@ -94,7 +94,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
             while time.monotonic() < deadline and proc.poll() is None:
                 if metrics.is_file() and len(metrics.read_text().splitlines()) >= 2:
                     break
-                time.sleep(0.002)
+                time.sleep(0.01)
             assert proc.poll() is None, f"training ended before it could be killed: {(tmp_path / 'stderr').read_text()}"
             os.kill(proc.pid, signal.SIGKILL)
         finally:

@@ -1,4 +1,4 @@
-"""``vaekit.train``: resolve a config from recipe + overrides, train, write the report."""
+"""``vaekit.training``: resolve a config from recipe + overrides, train, write the report."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any, Callable
 from vaekit.api.report import write_report
 from vaekit.artifacts import rundir
 from vaekit.core.config import Config, load_recipe, parse_overrides
-from vaekit.core.errors import RunDirError, VaekitError
-from vaekit.train import fit
-from vaekit.train.distributed import DistInfo, teardown
+from vaekit.core.errors import ConfigError, RunDirError
+from vaekit.training import fit
+from vaekit.training.trainer import holds_run
+from vaekit.training.distributed import DistInfo, teardown
 
 
 def resolve_config(
@@ -55,13 +56,13 @@ def train(
 ) -> Path:
     """Train a VAE and return its run directory.
 
-    ``vaekit.train()`` trains the default recipe on the embedded ``digits`` data. With
+    ``vaekit.training()`` trains the default recipe on the embedded ``digits`` data. With
     ``resume=DIR`` the run in DIR continues (``epochs`` may raise its epoch budget).
     """
     if resume is not None:
         run_dir = Path(resume)
         if overrides or data is not None or seed is not None:
-            raise VaekitError("--resume continues a run as it was configured; only --epochs may be given with it")
+            raise ConfigError("--resume continues a run as it was configured; only --epochs (and --device) may be given with it")
         config = Config.from_dict(rundir.read_json(run_dir / rundir.CONFIG), source=str(run_dir / rundir.CONFIG))
         if epochs is not None:
             config = config.with_overrides({"train": {"epochs": epochs}}, source="--epochs")
@@ -72,7 +73,7 @@ def train(
         if device is not None:
             config = config.with_overrides({"train": {"device": device}}, source="--device")
         run_dir = Path(out) if out is not None else default_run_dir(config, recipe)
-        if (run_dir / rundir.CONFIG).exists():
+        if holds_run(run_dir):
             raise RunDirError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
 
     total = config.train.epochs

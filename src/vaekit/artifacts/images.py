@@ -20,6 +20,8 @@ def check_output(path: Path, allowed: set[str]) -> Path:
     path = Path(path)
     if path.suffix.lower() not in allowed:
         raise VaekitError(f"cannot write {path}: the file name must end in one of {', '.join(sorted(allowed))}")
+    if path.is_dir():
+        raise VaekitError(f"cannot write {path}: it is a directory; give a file name")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise VaekitError(f"cannot write {path}: folder {parent} does not exist")

@@ -14,13 +14,14 @@ def _console():
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]):
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for col in columns:
-        table.add_column(col)
+        table.add_column(escape(col))
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))  # formulas contain [brackets]
     return table
 
 
@@ -168,13 +169,15 @@ def embed(args: argparse.Namespace) -> int:
 def info(args: argparse.Namespace) -> int:
     import json
 
+    from rich.markup import escape
+
     from vaekit.artifacts import rundir
     from vaekit.artifacts.load import load
 
     run = _load(args)
     params = sum(p.numel() for p in run.model.parameters())
     console = _console()
-    console.print(f"[bold]{run.path}[/bold]  dataset {run.dataset['name']} shape {tuple(run.dataset['shape'])}, "
+    console.print(f"[bold]{escape(str(run.path))}[/bold]  dataset {escape(run.dataset['name'])} shape {tuple(run.dataset['shape'])}, "
                   f"{params:,} parameters")
     console.print_json(json.dumps(run.config.to_dict()))
     history = rundir.read_metrics(run.path)

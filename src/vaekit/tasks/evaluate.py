@@ -8,6 +8,7 @@ import torch
 
 from vaekit.artifacts.load import LoadedRun
 from vaekit.artifacts.metrics import evaluate_arrays
+from vaekit.core.errors import VaekitError
 from vaekit.tasks.data import split_data
 
 
@@ -17,7 +18,9 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """ELBO, IWAE NLL (k samples), bits/dim, active units ... on ``split``; nats per example."""
     if k < 1:
-        raise ValueError("k must be at least 1")
+        raise VaekitError(f"--k must be at least 1 (got {k}); 1000 is the usual choice for the NLL")
+    if limit is not None and limit < 1:
+        raise VaekitError(f"--limit must be at least 1 (got {limit})")
     x, _ = split_data(run, split, data)
     if limit is not None:
         x = x[:limit]

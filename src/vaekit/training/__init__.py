@@ -1,5 +1,5 @@
 """The training loop: the only code that holds optimisers, devices and process groups."""
 
-from vaekit.train.trainer import fit
+from vaekit.training.trainer import fit
 
 __all__ = ["fit"]

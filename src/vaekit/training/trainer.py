@@ -29,9 +29,9 @@ from vaekit.core.errors import ConfigError, RunDirError, TrainingError
 from vaekit.data import Splits, batch_indices, binarize
 from vaekit.models import VAE, build_model
 from vaekit.objectives import build_objective
-from vaekit.train import distributed
-from vaekit.train.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaekit.train.schedules import lr_factor
+from vaekit.training import distributed
+from vaekit.training.checkpoint import load_checkpoint, restore, save_checkpoint
+from vaekit.training.schedules import lr_factor
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -55,8 +55,20 @@ def _autocast(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def holds_run(out: Path) -> bool:
+    """A folder holds a run once its first epoch finished (a checkpoint exists); a run that
+    died in its first epoch left nothing worth keeping and may be started again in place."""
+    return (out / rundir.CHECKPOINT).exists() or (out / rundir.MODEL).exists()
+
+
+def remove_stale_temp_files(out: Path) -> None:
+    """Temp files from a write interrupted by a kill (the real files are intact)."""
+    for tmp in out.glob(".*.tmp*"):
+        tmp.unlink(missing_ok=True)
+
+
 def _prepare_dir(out: Path) -> None:
-    if (out / rundir.CONFIG).exists():
+    if holds_run(out):
         raise RunDirError(f"{out} already holds a run; resume it with `vaekit train --resume {out}` or choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -115,6 +127,8 @@ def fit(
             )
         metrics = [m for m in rundir.read_metrics(out) if m["epoch"] <= state["epoch"]]
         state["finished"] = False
+        if info.is_main:
+            remove_stale_temp_files(out)
     elif info.is_main:
         _prepare_dir(out)
         rundir.write_json(out / rundir.DATASET, dataset_description(splits))
@@ -135,6 +149,7 @@ def fit(
     x_train = splits.train.x
     if cfg.data.binarize == "static":
         x_train = static_train_view(x_train, cfg.data)
+    x_train_cpu = x_train  # binarised on the CPU with the CPU generator, then moved
     x_train = x_train.to(device)
     x_val = eval_view(splits.val.x, cfg.data).to(device)
 
@@ -154,14 +169,14 @@ def fit(
 
     stopped_early = False
     epochs_this_call = 0
-    from vaekit.train.progress import EpochProgress  # rich is imported only when training
+    from vaekit.training.progress import EpochProgress  # rich is imported only when training
 
     while state["epoch"] < cfg.train.epochs:
         epoch = state["epoch"] + 1
         t0 = time.perf_counter()
         net.train()
         # Dynamic binarisation: a fresh draw of the training set every epoch (Burda et al. 2015).
-        x_epoch = binarize(x_train, "dynamic", generator=shuffle_gen).to(device) if cfg.data.binarize == "dynamic" else x_train
+        x_epoch = binarize(x_train_cpu, "dynamic", generator=shuffle_gen).to(device) if cfg.data.binarize == "dynamic" else x_train
         batches = batch_indices(
             n, cfg.train.batch_size, shuffle=True, generator=shuffle_gen, rank=info.rank, world_size=info.world_size,
         )
@@ -199,9 +214,11 @@ def fit(
                     consecutive_bad += 1
                     optimizer.zero_grad(set_to_none=True)
                     if consecutive_bad >= cfg.train.max_bad_steps:
+                        kept = (f"the last good state (epoch {state['epoch']}) is kept in {out}" if state["epoch"]
+                                else f"no epoch finished, so nothing was kept (the same --out {out} can be reused)")
                         raise TrainingError(
                             f"{consecutive_bad} training steps in a row gave a non-finite loss or gradient "
-                            f"(epoch {epoch}); the last good state is in {out}. Try a lower --set train.lr, "
+                            f"(epoch {epoch}); {kept}. Try a lower --set train.lr, "
                             "--set train.clip_grad=1.0, a smaller latent or a different likelihood, and check the data"
                         )
                     bar.advance()

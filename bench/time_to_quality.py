@@ -28,6 +28,10 @@ CANDIDATES = {  # name: (overrides on reference-mlp, epochs)
                          "train.clip_grad=5.0"], 20),
     "b512-lr3e-3-cos": (["train.batch_size=512", "train.lr=3e-3", "train.schedule=cosine", "train.warmup_steps=100",
                          "train.clip_grad=5.0"], 24),
+    "b512-lr3e-3-cos-z32": (["train.batch_size=512", "train.lr=3e-3", "train.schedule=cosine",
+                             "train.warmup_steps=100", "train.clip_grad=5.0", "model.latent_dim=32"], 20),
+    "b256-lr2e-3-cos-z32": (["train.batch_size=256", "train.lr=2e-3", "train.schedule=cosine",
+                             "train.warmup_steps=200", "train.clip_grad=5.0", "model.latent_dim=32"], 20),
 }
 
 

@@ -17,15 +17,6 @@ SHAPE = (1, 8, 8)
 LATENT = 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: intra-op threads only add contention (much slower on a busy 2-core box).
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _model(likelihood: str = "bernoulli") -> torch.nn.Module:
     torch.manual_seed(0)
     return build_model(ModelConfig(hidden=(32,), latent_dim=LATENT, likelihood=likelihood), SHAPE, levels=17)

@@ -27,15 +27,6 @@ HIDDEN = {"conv": (4, 8), "mlp": (16, 8)}
 SHAPE_IDS = ["x".join(map(str, s)) for s in SHAPES]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: intra-op threads only add contention (much slower on a busy 2-core box).
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _hidden(name: str) -> tuple[int, ...]:
     return HIDDEN.get(name, (8, 8))
 

@@ -98,7 +98,8 @@ class TrainConfig(_Section):
     compile: bool = False
     """Compile the encoder and decoder nets with ``torch.compile`` (opt-in; see docs/benchmarks.md)."""
     threads: int | None = Field(None, ge=1)
-    """Intra-op CPU threads; ``None`` keeps torch's default (one per core)."""
+    """Intra-op CPU threads; ``None`` = automatic: 1 for small models (a second thread only adds
+    synchronisation there), torch's default (one per core) otherwise."""
 
 
 class Config(_Section):

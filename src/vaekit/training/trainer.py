@@ -47,6 +47,19 @@ class FitResult:
     dist: distributed.DistInfo
 
 
+# Below this many FLOPs per step (~6 x parameters x batch for forward + backward) a second
+# intra-op thread costs more in synchronisation than it saves; on a busy machine two threads
+# spinning against another process were measured 5-100x slower than one (digits, 2 cores).
+SMALL_STEP_FLOPS = 2e8
+DEFAULT_THREADS = torch.get_num_threads()  # before anything here changes it
+
+
+def auto_threads(model: torch.nn.Module, local_batch: int) -> int:
+    """One thread for tiny steps, torch's default (one per core) otherwise."""
+    flops = 6 * sum(p.numel() for p in model.parameters()) * local_batch
+    return 1 if flops < SMALL_STEP_FLOPS else DEFAULT_THREADS
+
+
 def _autocast(device: torch.device, precision: str):
     """Mixed-precision context for the forward pass (a no-op for fp32)."""
     if precision == "fp32":
@@ -91,8 +104,6 @@ def fit(
     """
     out = Path(out)
     cfg = config
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     info = distributed.setup(device)
     if device.type == "cuda" and info.world_size > 1:
@@ -108,6 +119,8 @@ def fit(
     splits = load_splits(cfg.data)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, splits.info.shape, splits.info.levels).to(device)
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.train.threads or auto_threads(model, cfg.train.batch_size // info.world_size))
     objective = build_objective(cfg.objective)
     opt_cls = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)

@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000, help="test images")
     ap.add_argument("--k", type=int, default=1000, help="importance samples")
     ap.add_argument("--pythae-batch-size", type=int, default=None, help="get_nll batch_size (default k)")
+    ap.add_argument("--vaekit-chunk", type=int, default=None, help="evaluate_run chunk (default: vaekit's own)")
+    ap.add_argument("--vaekit-batch-size", type=int, default=None, help="evaluate_run batch_size (default: vaekit's own)")
     args = ap.parse_args()
 
     tmp = None
@@ -47,7 +49,8 @@ def main() -> None:
         subprocess.run([args.vaekit_python, "-c", code], check=True)
     roof = run_worker(args.vaekit_python, "roofline", {"threads": args.threads})["best_gflops"]
     systems = {
-        "vaekit": (args.vaekit_python, "vaekit_iwae", {"threads": args.threads, "run": run, "n": args.n, "k": args.k}),
+        "vaekit": (args.vaekit_python, "vaekit_iwae", {"threads": args.threads, "run": run, "n": args.n, "k": args.k,
+                                                       "chunk": args.vaekit_chunk, "batch_size": args.vaekit_batch_size}),
         "pythae": (args.pythae_python, "pythae_iwae", {"threads": args.threads, "run": run, "n": args.n, "k": args.k,
                                                        "batch_size": args.pythae_batch_size or args.k, "no_grad": True}),
     }

@@ -52,7 +52,8 @@ def main() -> None:
         "vaekit --help": [vaekit_cli, "--help"],
         "python -c 'import vaekit'": [args.vaekit_python, "-c", "import vaekit"],
         "python -c 'import torch'": [args.vaekit_python, "-c", "import torch"],
-        "python -c 'import pythae'": [args.pythae_python, "-c", "import pythae"],
+        "python -c 'import pythae'": [args.pythae_python, "-c", "import pythae"],  # imports no submodule
+        "python -c 'from pythae.models import VAE'": [args.pythae_python, "-c", "from pythae.models import VAE"],
         "python -c 'pass' (interpreter)": [args.vaekit_python, "-c", "pass"],
     }
     startup = {}

@@ -9,4 +9,4 @@ python3 train_throughput.py $ARGS
 python3 iwae_eval.py $ARGS
 python3 misc.py $ARGS
 python3 scaling.py $ARGS
-python3 time_to_quality.py $ARGS ${TTQ_ARGS:-}
+python3 time_to_quality.py $ARGS ${TTQ_ARGS:-}   # `fashion` recipe if present, else the proposed settings

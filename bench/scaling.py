@@ -10,6 +10,8 @@ Writes bench/results/scaling.json and bench/results/scaling.png.
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from common import RESULTS, add_common_args, log, machine_info, md_table, run_worker, save_results
 
@@ -21,11 +23,38 @@ AXES = {
 }
 
 
+def plot(results: dict, threads: int, epochs: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    for j, (axis, pts) in enumerate(results.items()):
+        labels = [p["label"] for p in pts]
+        for i, (key, title, style) in enumerate([("seconds_per_epoch", "s / epoch", "o-"), ("peak_rss_mb", "peak RSS (MB)", "s-")]):
+            values = [p[key] for p in pts]
+            a = axes[i, j]
+            a.plot(labels, values, style, color=f"C{i}")
+            a.set_title(f"{title} vs {axis}")
+            a.grid(alpha=0.3)
+            a.set_ylim(0, 1.15 * max(values))
+    fig.suptitle(f"vaekit reference-mlp scaling ({threads} thread(s); epoch {epochs} of {epochs} timed)")
+    fig.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(RESULTS / "scaling.png", dpi=110)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(ap)
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--plot-only", type=Path, help="re-draw results/scaling.png from a scaling JSON")
     args = ap.parse_args()
+    if args.plot_only:
+        data = json.loads(args.plot_only.read_text())
+        plot(data["results"], data["args"]["threads"], data["args"]["epochs"])
+        return
 
     cache: dict[str, dict] = {}
     results: dict[str, list] = {}
@@ -48,25 +77,7 @@ def main() -> None:
     table = md_table(["axis", "value", "params", "s / epoch", "samples/s", "peak RSS MB"], rows)
     print(table)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
-    for j, (axis, pts) in enumerate(results.items()):
-        labels = [p["label"] for p in pts]
-        axes[0, j].plot(labels, [p["seconds_per_epoch"] for p in pts], "o-")
-        axes[0, j].set_title(f"s / epoch vs {axis}")
-        axes[1, j].plot(labels, [p["peak_rss_mb"] for p in pts], "s-", color="C1")
-        axes[1, j].set_title(f"peak RSS (MB) vs {axis}")
-        for a in axes[:, j]:
-            a.grid(alpha=0.3)
-            a.set_ylim(bottom=0)
-    fig.suptitle(f"vaekit reference-mlp scaling ({args.threads} threads; epoch {args.epochs} of {args.epochs} timed)")
-    fig.tight_layout()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / "scaling.png", dpi=110)
+    plot(results, args.threads, args.epochs)
     path = save_results("scaling", {"machine": machine_info(args.vaekit_python, args.threads), "args": vars(args),
                                     "results": results, "table": table}, args.tag)
     log(f"wrote {path} and {RESULTS / 'scaling.png'}")

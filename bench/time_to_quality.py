@@ -76,9 +76,11 @@ def main() -> None:
             runs[name] = ("reference-mlp", sets, args.candidate_epochs or epochs)
     else:
         recipe = args.recipe or ("fashion" if recipe_exists(args.vaekit_python, "fashion") else None)
-        if recipe is None:
-            raise SystemExit("no `fashion` recipe yet: pass --recipe/--set, or --candidates")
-        runs[recipe + ("+" + ",".join(args.sets) if args.sets else "")] = (recipe, args.sets, args.epochs)
+        if recipe is None:  # no `fashion` recipe yet: its proposed settings as overrides on reference-mlp
+            log("no `fashion` recipe: using reference-mlp + the proposed fashion settings (b256-lr2e-3-cos, 32 epochs)")
+            runs["proposed-fashion"] = ("reference-mlp", CANDIDATES["b256-lr2e-3-cos"][0] + args.sets, args.epochs or 32)
+        else:
+            runs[recipe + ("+" + ",".join(args.sets) if args.sets else "")] = (recipe, args.sets, args.epochs)
 
     results = {}
     for name, (recipe, sets, epochs) in runs.items():

@@ -279,7 +279,8 @@ def vaekit_iwae(a: dict[str, Any]) -> dict[str, Any]:
     loaded = _load_vaekit_run(a["run"])
     evaluate_run(loaded, split="test", k=a["k"], limit=20)  # warm-up (allocator, kernels)
     t0 = time.perf_counter()
-    res = evaluate_run(loaded, split="test", k=a["k"], limit=a["n"], seed=a.get("seed", 0))
+    extra = {key: a[key] for key in ("chunk", "batch_size") if a.get(key)}
+    res = evaluate_run(loaded, split="test", k=a["k"], limit=a["n"], seed=a.get("seed", 0), **extra)
     dt = time.perf_counter() - t0
     return {"seconds": dt, "images_per_s": a["n"] / dt, "nll": res["nll"], "elbo": res["elbo"],
             "peak_rss_mb": peak_rss_mb()}
@@ -344,10 +345,7 @@ def vaekit_ttq(a: dict[str, Any]) -> dict[str, Any]:
 
     from vaekit.api import resolve_config
     from vaekit.models import build_model
-    try:
-        from vaekit.training import fit
-    except ImportError:  # older layout
-        from vaekit.train import fit
+    from vaekit.training import fit
 
     t_start = time.perf_counter()
     cfg = resolve_config(a["recipe"], epochs=a.get("epochs"),

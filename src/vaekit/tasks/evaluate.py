@@ -12,8 +12,11 @@ from vaekit.core.errors import VaekitError
 from vaekit.tasks.data import split_data
 
 
+ROWS_PER_PASS = 5_000
+
+
 def evaluate_run(
-    run: LoadedRun, *, split: str = "test", k: int = 1000, limit: int | None = None, batch_size: int = 100,
+    run: LoadedRun, *, split: str = "test", k: int = 1000, limit: int | None = None, batch_size: int = 50,
     chunk: int | None = None, seed: int = 0, data: str | None = None,
 ) -> dict[str, Any]:
     """ELBO, IWAE NLL (k samples), bits/dim, active units ... on ``split``; nats per example."""
@@ -24,9 +27,10 @@ def evaluate_run(
     x, _ = split_data(run, split, data)
     if limit is not None:
         x = x[:limit]
-    # Chunk the k samples so that one forward pass holds about 100k examples' worth of decoder
-    # outputs at most: memory stays bounded whatever k is.
-    chunk = chunk or max(1, min(k, 100_000 // max(1, batch_size)))
+    # Chunk the k samples so that one decoder pass holds about ROWS_PER_PASS rows: memory stays
+    # bounded whatever k is, and the activations stay cache-sized (measured on Fashion-MNIST,
+    # k=1000, 2 threads: 5,000 rows per pass 188-200 images/s, 10,000 rows 164, 100,000 rows 56).
+    chunk = chunk or max(1, min(k, ROWS_PER_PASS // max(1, batch_size)))
     torch.manual_seed(seed)
     device = run.model.device
     result = evaluate_arrays(run.model, (x[i : i + batch_size].to(device) for i in range(0, x.shape[0], batch_size)), k=k, chunk=chunk)

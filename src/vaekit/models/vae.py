@@ -44,7 +44,7 @@ class VAE(nn.Module):
         px = self.decode(z.flatten(0, 1))  # batch (S*B,)
         return Output(px=px, latents=[Latent(q=q, p=self.prior(), z=z)], samples=samples)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0, mean: bool = True,
     ) -> torch.Tensor:

@@ -36,7 +36,7 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def trained(digits, _one_thread) -> torch.nn.Module:
+def trained(digits) -> torch.nn.Module:
     train, _ = digits
     torch.manual_seed(0)
     model = build_model(ModelConfig(hidden=(64,), latent_dim=LATENT), SHAPE)

@@ -37,9 +37,7 @@ def importance_weights_stats(model: torch.nn.Module, x: torch.Tensor, k: int, ch
     while done < k:
         s = min(chunk, k - done)
         z = q.sample((s,))  # (s, B, L)
-        log_px = model.decode(z.flatten(0, 1)).log_prob(
-            x.unsqueeze(0).expand(s, *x.shape).reshape(s * b, *x.shape[1:])
-        ).view(s, b)
+        log_px = model.decode(z).log_prob(x)  # (s, B): x broadcasts over the samples, no copy
         log_w = log_px + p.log_prob(z) - q.log_prob(z)  # (s, B)
         new_max = torch.maximum(running_max, log_w.max(0).values)
         running_sum = running_sum * torch.exp(running_max - new_max) + torch.exp(log_w - new_max).sum(0)

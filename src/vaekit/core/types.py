@@ -24,8 +24,8 @@ class Latent:
 class Output:
     """What ``model(x, samples=S)`` returns: never a loss, only the pieces an objective needs.
 
-    ``px`` is the likelihood p(x|z) for all S*B samples (batch shape (S*B,)); ``log_px(x)``
-    evaluates it on the data and returns (S, B).
+    ``px`` is the likelihood p(x|z) for all S*B samples (batch shape (S, B)); ``log_px(x)``
+    evaluates it on the data (broadcast over S, no copy of x) and returns (S, B).
     """
 
     px: Distribution
@@ -34,9 +34,7 @@ class Output:
     aux: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def log_px(self, x: torch.Tensor) -> torch.Tensor:
-        b = x.shape[0]
-        xs = x.unsqueeze(0).expand(self.samples, *x.shape).reshape(self.samples * b, *x.shape[1:])
-        return self.px.log_prob(xs).view(self.samples, b)  # (S, B) nats
+        return self.px.log_prob(x)  # (S, B) nats; x (B, *shape) broadcasts
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The VAE (Kingma & Welling 2014; Rezende et al. 2014) as a composition of parts.
 
     x (B, *shape) --encoder--> h (B, F) --posterior--> q(z|x) --rsample--> z (S, B, L)
-    z --decoder--> params (S*B, P, *shape) --likelihood--> p(x|z);   prior p(z)
+    z --decoder--> params (S, B, P, *shape) --likelihood--> p(x|z);   prior p(z)
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ class VAE(nn.Module):
         return self.posterior(self.encoder(x).float())
 
     def decode(self, z: torch.Tensor) -> Distribution:
-        """p(x|z) for z of shape (N, L): batch shape (N,), event shape = data shape."""
+        """p(x|z) for z of shape (..., L): batch shape (...), event shape = data shape."""
         return self.likelihood(self.decoder(z).float())
 
     def forward(self, x: torch.Tensor, samples: int = 1) -> Output:
         q = self.encode(x)
         z = q.rsample((samples,))  # (S, B, L), reparameterised
-        px = self.decode(z.flatten(0, 1))  # batch (S*B,)
+        px = self.decode(z)  # batch (S, B)
         return Output(px=px, latents=[Latent(q=q, p=self.prior(), z=z)], samples=samples)
 
     @torch.inference_mode()

@@ -12,7 +12,7 @@ from vaekit.core.errors import VaekitError
 from vaekit.tasks.data import split_data
 
 
-ROWS_PER_PASS = 5_000
+ROWS_PER_PASS = 2_500
 
 
 def evaluate_run(
@@ -29,7 +29,8 @@ def evaluate_run(
         x = x[:limit]
     # Chunk the k samples so that one decoder pass holds about ROWS_PER_PASS rows: memory stays
     # bounded whatever k is, and the activations stay cache-sized (measured on Fashion-MNIST,
-    # k=1000, 2 threads: 5,000 rows per pass 188-200 images/s, 10,000 rows 164, 100,000 rows 56).
+    # k=1000, 2 threads: 100,000 rows per pass 56 images/s, 10,000 rows 114-164, 2,500-5,000
+    # rows 131-200 depending on the model; 2,500 was best or tied on reference-mlp).
     chunk = chunk or max(1, min(k, ROWS_PER_PASS // max(1, batch_size)))
     torch.manual_seed(seed)
     device = run.model.device

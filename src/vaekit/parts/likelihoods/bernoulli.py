@@ -24,6 +24,6 @@ class BernoulliLikelihood(nn.Module):
         self.event_dims = len(shape)
 
     def forward(self, params: torch.Tensor) -> Distribution:
-        logits = params[:, 0]  # (B, *shape)
+        logits = params.select(-self.event_dims - 1, 0)  # (..., *shape)
         # validate_args=False: grey-level targets are allowed (the BCE reconstruction loss).
         return Independent(Bernoulli(logits=logits, validate_args=False), self.event_dims)

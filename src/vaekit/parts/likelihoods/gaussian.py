@@ -33,7 +33,7 @@ class GaussianLikelihood(nn.Module):
             self.raw_scale = nn.Parameter(torch.tensor(-1.9))
 
     def forward(self, params: torch.Tensor) -> Distribution:
-        mean = params[:, 0]  # (B, *shape)
-        raw = params[:, 1] if self.variance == "per_pixel" else self.raw_scale.expand_as(mean)
+        mean = params.select(-self.event_dims - 1, 0)  # (..., *shape)
+        raw = params.select(-self.event_dims - 1, 1) if self.variance == "per_pixel" else self.raw_scale.expand_as(mean)
         scale = F.softplus(raw) + MIN_SCALE
         return Independent(Normal(mean, scale, validate_args=False), self.event_dims)

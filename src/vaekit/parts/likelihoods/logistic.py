@@ -78,6 +78,6 @@ class DiscretizedLogisticLikelihood(nn.Module):
     def forward(self, params: torch.Tensor) -> Distribution:
         # Mean offset 0.5 centres an untrained decoder on mid-grey; log-scale clamped below
         # at a tenth of a bin width so the model cannot buy infinite likelihood by collapsing the scale.
-        loc = params[:, 0] + 0.5
-        log_scale = params[:, 1].clamp(min=math.log(0.1 / (self.levels - 1)))
+        loc = params.select(-self.event_dims - 1, 0) + 0.5
+        log_scale = params.select(-self.event_dims - 1, 1).clamp(min=math.log(0.1 / (self.levels - 1)))
         return Independent(DiscretizedLogistic(loc, log_scale, self.levels), self.event_dims)

@@ -67,9 +67,10 @@ class ConvDecoder(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        b = z.shape[0]
-        feat = self.fc(z).view(b, -1, self.h0, self.w0)  # (B, hidden[-1], h0, w0)
+        lead = z.shape[:-1]  # any leading dims, e.g. (S, B) importance samples
+        z = z.reshape(-1, z.shape[-1])
+        feat = self.fc(z).view(z.shape[0], -1, self.h0, self.w0)  # (N, hidden[-1], h0, w0)
         out = self.body(feat)  # (B, P*C, >=H, >=W)
         c, h, w = self.shape
         out = out[:, :, :h, :w]
-        return out.reshape(b, self.params_per_element, c, h, w)  # (B, P, C, H, W)
+        return out.reshape(*lead, self.params_per_element, c, h, w)  # (..., P, C, H, W)

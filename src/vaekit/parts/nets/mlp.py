@@ -1,7 +1,7 @@
 """Fully connected encoder and decoder.
 
 Encoder: x (B, *shape) -> flatten (B, D) -> [Linear, act] x len(hidden) -> features (B, hidden[-1]).
-Decoder: z (B, L) -> [Linear, act] over reversed(hidden) -> Linear -> (B, P, *shape), where P is
+Decoder: z (..., L) -> [Linear, act] over reversed(hidden) -> Linear -> (..., P, *shape), where P is
 the number of likelihood parameters per data element (e.g. 1 logit, or mean and log-scale).
 """
 
@@ -49,4 +49,4 @@ class MLPDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         out = self.head(self.body(z))  # (B, P * D)
-        return out.view(z.shape[0], self.params_per_element, *self.shape)  # (B, P, *shape)
+        return out.view(*z.shape[:-1], self.params_per_element, *self.shape)  # (..., P, *shape)

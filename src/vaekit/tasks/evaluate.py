@@ -13,10 +13,11 @@ from vaekit.tasks.data import split_data
 
 
 ROWS_PER_PASS = 2_500
+DEFAULT_BATCH = 50
 
 
 def evaluate_run(
-    run: LoadedRun, *, split: str = "test", k: int = 1000, limit: int | None = None, batch_size: int = 50,
+    run: LoadedRun, *, split: str = "test", k: int = 1000, limit: int | None = None, batch_size: int = DEFAULT_BATCH,
     chunk: int | None = None, seed: int = 0, data: str | None = None,
 ) -> dict[str, Any]:
     """ELBO, IWAE NLL (k samples), bits/dim, active units ... on ``split``; nats per example."""

@@ -44,7 +44,7 @@ class VAE(nn.Module):
         px = self.decode(z)  # batch (S, B)
         return Output(px=px, latents=[Latent(q=q, p=self.prior(), z=z)], samples=samples)
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: results are handed to users, who may feed them to autograd
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0, mean: bool = True,
     ) -> torch.Tensor:

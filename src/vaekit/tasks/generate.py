@@ -7,7 +7,7 @@ import torch
 from vaekit.models import VAE
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: results are handed to users, who may feed them to autograd
 def generate(model: VAE, n: int = 64, *, temperature: float = 1.0, generator: torch.Generator | None = None,
              mean: bool = True) -> torch.Tensor:
     """(n, *shape) decoder means (``mean=True``) or samples of p(x|z), z ~ p(z) with its standard

@@ -29,7 +29,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 PATHS = {"lerp": lerp, "slerp": slerp}
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: results are handed to users, who may feed them to autograd
 def interpolate(model: VAE, x_from: torch.Tensor, x_to: torch.Tensor, *, steps: int = 10, path: str = "slerp") -> torch.Tensor:
     """Two examples (*shape) -> (steps, *shape) decoder means along the path, endpoints included."""
     if steps < 2:

@@ -7,7 +7,7 @@ import torch
 from vaekit.models import VAE
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: results are handed to users, who may feed them to autograd
 def reconstruct(model: VAE, x: torch.Tensor) -> torch.Tensor:
     """(B, *shape) -> (B, *shape): the decoder's mean at the posterior mean of each example."""
     return model.decode(model.encode(x.to(model.device)).mean).mean.cpu()

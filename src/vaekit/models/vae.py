@@ -14,6 +14,7 @@ from vaekit.core.types import Latent, Output
 
 
 class VAE(nn.Module):
+    SAMPLE_CHUNK = 2_000
     def __init__(
         self, encoder: nn.Module, posterior: nn.Module, prior: nn.Module, decoder: nn.Module,
         likelihood: nn.Module, shape: tuple[int, ...],
@@ -50,6 +51,10 @@ class VAE(nn.Module):
     ) -> torch.Tensor:
         """Draw z ~ p(z) (scaled by ``temperature``) and return the decoder's mean (or a sample)
         as a tensor (n, *shape)."""
-        z = self.prior.sample(n, generator=generator, temperature=temperature)
-        px = self.decode(z)
-        return px.mean if mean else px.sample()
+        z = self.prior.sample(n, generator=generator, temperature=temperature)  # (n, L), drawn at once
+        # Decode in cache-sized chunks: one 10,000-row pass was measured slower than 2,000-row ones.
+        out = []
+        for zc in z.split(self.SAMPLE_CHUNK):
+            px = self.decode(zc)
+            out.append(px.mean if mean else px.sample())
+        return torch.cat(out)

@@ -92,7 +92,10 @@ def _markdown(run: Any, history: list[dict[str, Any]], ev: dict[str, Any], is_im
     lines += [
         "",
         "## Samples from the prior", "", "![samples](samples.png)", "",
-        "## Reconstructions (original, reconstruction pairs; test split)", "", "![reconstructions](reconstructions.png)", "",
+        "## Reconstructions (original, reconstruction pairs; test split)", "",
+        *(["Originals are shown binarised, as the model sees them; reconstructions are decoder means "
+           "(pixel probabilities).", ""] if run.config.data.binarize != "none" else []),
+        "![reconstructions](reconstructions.png)", "",
         "## Interpolations (slerp between posterior means of test pairs)", "", "![interpolation](interpolation.png)", "",
         "## Latent map (test posterior means)", "", "![latent map](latent_map.png)", "",
     ]

@@ -259,6 +259,7 @@ def fit(
             "val_loss": val["loss"], "val_recon": val["recon"], "val_kl": val["kl"],
             "lr": lr, "kl_weight": getattr(objective, "kl_weight", lambda p: 1.0)(epoch),
             "seconds": seconds, "samples_per_s": float(sums[3]) / seconds, "skipped_steps": skipped,
+            "threads": torch.get_num_threads() if device.type == "cpu" else None, "world_size": info.world_size,
         }
         metrics.append(row)
         improved = val["loss"] < state["best_val"]

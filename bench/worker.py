@@ -271,6 +271,14 @@ def _load_vaekit_run(run: str):
     return load(run)
 
 
+def _pythae_from_vaekit_run(run: str):
+    """The identical pythae model holding a vaekit run's weights (eval mode)."""
+    loaded = _load_vaekit_run(run)
+    model = build_pythae((512, 256), 16)
+    model.load_state_dict(vaekit_to_pythae_state(loaded.model.state_dict(), 16))
+    return model.eval()
+
+
 @task
 def vaekit_iwae(a: dict[str, Any]) -> dict[str, Any]:
     """Like for like with pythae's get_nll(x): the test images are already in memory and only the
@@ -302,10 +310,7 @@ def pythae_iwae(a: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(a["threads"])
     import contextlib
 
-    loaded = _load_vaekit_run(a["run"])
-    model = build_pythae((512, 256), 16)
-    model.load_state_dict(vaekit_to_pythae_state(loaded.model.state_dict(), 16))
-    model.eval()
+    model = _pythae_from_vaekit_run(a["run"])
     x = fashion_splits().test.x[: a["n"]]
     ctx = torch.no_grad() if a.get("no_grad", True) else contextlib.nullcontext()
     with ctx:
@@ -335,10 +340,7 @@ def pythae_sample(a: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(a["threads"])
     from pythae.samplers import NormalSampler
 
-    loaded = _load_vaekit_run(a["run"])
-    model = build_pythae((512, 256), 16)
-    model.load_state_dict(vaekit_to_pythae_state(loaded.model.state_dict(), 16))
-    model.eval()
+    model = _pythae_from_vaekit_run(a["run"])
     sampler = NormalSampler(model=model)
     sampler.sample(num_samples=100, batch_size=a["batch_size"], return_gen=True)
     t0 = time.perf_counter()

@@ -12,7 +12,6 @@ Reference model (both sides): MLP 784-512-256 -> (mu, log sigma^2) of 16 dims, d
 from __future__ import annotations
 
 import json
-import math
 import os
 import resource
 import sys
@@ -285,17 +284,15 @@ def vaekit_iwae(a: dict[str, Any]) -> dict[str, Any]:
     estimator is timed (vaekit's default batch and chunk sizes). The whole `evaluate_run` call,
     which also loads and splits the dataset from disk, is timed separately for context."""
     torch.set_num_threads(a["threads"])
-    from vaekit.artifacts.metrics import evaluate_arrays
     from vaekit.tasks import evaluate as ev
 
     loaded = _load_vaekit_run(a["run"])
     x = fashion_splits().test.x[: a["n"]]
     batch = a.get("batch_size") or ev.DEFAULT_BATCH
-    chunk = a.get("chunk") or max(1, min(a["k"], ev.ROWS_PER_PASS // batch))
-    evaluate_arrays(loaded.model, [x[:20]], k=a["k"], chunk=chunk)  # warm-up (allocator, kernels)
-    torch.manual_seed(a.get("seed", 0))
+    chunk = a.get("chunk")  # None: vaekit's own default
+    ev.evaluate_tensor(loaded.model, x[:20], k=a["k"], batch_size=batch, chunk=chunk)  # warm-up (allocator, kernels)
     t0 = time.perf_counter()
-    res = evaluate_arrays(loaded.model, (x[i : i + batch] for i in range(0, x.shape[0], batch)), k=a["k"], chunk=chunk)
+    res = ev.evaluate_tensor(loaded.model, x, k=a["k"], batch_size=batch, chunk=chunk, seed=a.get("seed", 0))
     dt = time.perf_counter() - t0
     t1 = time.perf_counter()
     ev.evaluate_run(loaded, split="test", k=a["k"], limit=a["n"], seed=a.get("seed", 0), batch_size=batch, chunk=chunk)

@@ -76,7 +76,6 @@ def sample(args: argparse.Namespace) -> int:
         raise VaekitError("-n must be at least 1 and --temperature positive")
     import torch
 
-    from vaekit.artifacts.load import load
     from vaekit.tasks.generate import generate
 
     run = _load(args)
@@ -93,7 +92,6 @@ def reconstruct(args: argparse.Namespace) -> int:
     output = check_output(Path(args.output), {".png", ".npy"})
     if args.n < 1:
         raise VaekitError("-n must be at least 1")
-    from vaekit.artifacts.load import load
     from vaekit.tasks.data import split_data
     from vaekit.tasks.reconstruct import reconstruct as rec, side_by_side
 
@@ -117,7 +115,6 @@ def interpolate(args: argparse.Namespace) -> int:
     if args.steps < 2:
         raise VaekitError("--steps must be at least 2")
     from vaekit.artifacts.images import save_gif
-    from vaekit.artifacts.load import load
     from vaekit.tasks.data import split_data
     from vaekit.tasks.interpolate import interpolate as interp
 
@@ -142,7 +139,6 @@ def embed(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vaekit.artifacts.images import save_array
-    from vaekit.artifacts.load import load
     from vaekit.core.atomic import write_text_atomic
     from vaekit.tasks.data import split_data
     from vaekit.tasks.embed import embed as emb
@@ -172,7 +168,6 @@ def info(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from vaekit.artifacts import rundir
-    from vaekit.artifacts.load import load
 
     run = _load(args)
     params = sum(p.numel() for p in run.model.parameters())

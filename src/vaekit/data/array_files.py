@@ -77,6 +77,34 @@ def _label_index(label: str, header: list[str] | None, n_cols: int, path: Path) 
     raise DataError(f"{path}: no column named {label!r}; columns are: {names}. Use #label=NAME or #label=INDEX")
 
 
+def _check_separator(rows: list[list[str]], path: Path) -> None:
+    """A file written with ``;`` (or tabs) reads as one text column per row: say so plainly."""
+    sample = rows[:5]
+    for sep, name in ((";", "semicolons (;)"), ("\t", "tabs")):
+        if sample and all(len(row) == 1 and sep in row[0] for row in sample):
+            raise DataError(
+                f"{path} looks separated by {name}, not commas; use commas: save it as comma-separated CSV "
+                "(and '.' as the decimal point)"
+            )
+
+
+def _text_cell_error(row: list[str], i: int, header: list[str] | None, label_col: int | None, path: Path) -> DataError:
+    """Name the column holding text, and say how to use it as labels."""
+    for j, cell in enumerate(row):
+        if j == label_col:
+            continue
+        try:
+            _parse_cell(cell)
+        except ValueError:
+            column = f"column {header[j]!r}" if header else f"column {j}"
+            ref = header[j] if header else str(j)
+            return DataError(
+                f"{path}: {column} holds text ({cell.strip()!r} in data row {i}); only numbers are allowed in feature "
+                f"columns; drop the column or, if it holds labels, add #label={ref} to the spec"
+            )
+    return DataError(f"{path}: data row {i} has a non-numeric value; only numbers are allowed")
+
+
 def read_csv(path_text: str, label: str | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a numeric CSV (header row optional); ``label`` names or indexes the label column.
 
@@ -88,6 +116,7 @@ def read_csv(path_text: str, label: str | None) -> tuple[np.ndarray, np.ndarray 
             rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {path} as CSV ({exc}); save it as UTF-8 comma-separated text") from None
+    _check_separator(rows, path)
     header = None
     if rows and not _is_numeric_row(rows[0]):
         header, rows = [cell.strip() for cell in rows[0]], rows[1:]
@@ -101,8 +130,8 @@ def read_csv(path_text: str, label: str | None) -> tuple[np.ndarray, np.ndarray 
             raise DataError(f"{path}: data row {i} has {len(row)} columns, expected {n_cols}; fix the row")
         try:
             features.append([_parse_cell(c) for j, c in enumerate(row) if j != label_col])
-        except ValueError as exc:
-            raise DataError(f"{path}: data row {i} has a non-numeric value ({exc}); only numbers are allowed") from None
+        except ValueError:
+            raise _text_cell_error(row, i, header, label_col, path) from None
         if label_col is not None:
             labels.append(row[label_col].strip())
     x = np.asarray(features, dtype=np.float64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -64,8 +65,15 @@ def read_folder(path_text: str, image_size: int | None) -> tuple[np.ndarray, np.
         raise DataError(f"image folder {root} does not exist or is not a folder; check the spec 'folder:PATH'")
     paths, labels, classes = collect(root)
     images = [_open(p) for p in paths]
-    colour = any(img.mode not in _GRAY_MODES for img in images)
+    n_colour = sum(img.mode not in _GRAY_MODES for img in images)
+    colour = n_colour > 0
     mode = "RGB" if colour else "L"
+    if 0 < n_colour < len(images):
+        print(
+            f"vaekit: warning: {root} mixes colour and grey images ({n_colour} colour, {len(images) - n_colour} grey); "
+            "converting all of them to RGB",
+            file=sys.stderr,
+        )
     if image_size is not None:
         size = (image_size, image_size)
     else:

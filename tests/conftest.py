@@ -23,7 +23,7 @@ import torch
 torch.set_num_threads(1)
 
 # The smallest configuration that still exercises the whole pipeline on the embedded digits data.
-TINY = ["data.limit=200", "model.hidden=[32]", "model.latent_dim=4"]
+TINY = ["data.limit=200", "model.net.hidden=[32]", "model.latent_dim=4"]
 TINY_ARGS = [a for item in TINY for a in ("--set", item)]
 
 CLI_TIMEOUT = 120

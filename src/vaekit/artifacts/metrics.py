@@ -1,16 +1,17 @@
 """Streaming evaluation estimators (all numbers in nats per example unless named otherwise).
 
-For each example x, with k importance samples z_i ~ q(z|x):
-    log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x)
+For each example x, with k importance samples z_i ~ q(z|x) and the log-weights of
+:func:`~vaekit.core.types.log_weights` (log w_i = log p(x|z_i) + sum_layers log p(z_i) - log q(z_i|x)):
 * ``nll``  = -[logsumexp_i log w_i - log k]  (IWAE estimate of -log p(x), Burda et al. 2015;
   an upper bound in expectation, tightening as k grows)
-* ``elbo`` = mean_i log w_i                   (k-sample Monte-Carlo estimate of the ELBO)
-* ``recon`` = mean_i -log p(x|z_i); ``kl`` = analytic KL(q||p) where registered
+* ``elbo`` = mean_i log p(x|z_i) - KL with the KL analytic where every layer has a closed form,
+  else mean_i log w_i (the k-sample Monte-Carlo ELBO)
+* ``recon`` = mean_i -log p(x|z_i); ``kl`` = KL summed over the latent layers
 * ``bits_per_dim`` = nll / (D ln 2), D = number of data elements per example
-* ``active_units``: dimensions with Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2015)
-* ``kl_per_dim``: mean over examples of the per-dimension KL
+* ``active_units``: dimensions of the embedding with Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2015)
+* ``kl_per_dim``: mean over examples of the per-dimension KL (single factorised layer only)
 Every per-example number is averaged over the evaluated examples. The k samples are drawn
-in chunks and folded into a running log-sum-exp, so memory is O(batch * chunk), not O(k).
+in chunks folded into a running log-sum-exp, so memory is O(batch * chunk), not O(k).
 """
 
 from __future__ import annotations
@@ -20,59 +21,65 @@ from typing import Any, Iterable
 
 import torch
 
-from vaekit.parts.kl import kl_divergence_per_dim
+from vaekit.core.types import Batch, log_weights
 
 
 @torch.inference_mode()
-def importance_weights_stats(model: torch.nn.Module, x: torch.Tensor, k: int, chunk: int) -> dict[str, torch.Tensor]:
-    """Per-example (B,) log-mean-exp of log w, mean log w and mean log p(x|z) over k samples."""
-    q = model.encode(x)
-    p = model.prior()
+def importance_stats(model: torch.nn.Module, batch: Batch, k: int, chunk: int) -> dict[str, Any]:
+    """Per-example (B,) log-mean-exp of log w, mean log w, mean log p(x|z) and the KL over k samples."""
+    x = batch.x
     b = x.shape[0]
     running_max = torch.full((b,), -math.inf, device=x.device)
     running_sum = torch.zeros(b, device=x.device)  # sum_i exp(log w_i - running_max)
     sum_log_w = torch.zeros(b, device=x.device)
     sum_log_px = torch.zeros(b, device=x.device)
+    sum_kl = torch.zeros(b, device=x.device)
+    first = None
     done = 0
     while done < k:
         s = min(chunk, k - done)
-        z = q.sample((s,))  # (s, B, L)
-        log_px = model.decode(z).log_prob(x)  # (s, B): x broadcasts over the samples, no copy
-        log_w = log_px + p.log_prob(z) - q.log_prob(z)  # (s, B)
+        out = model(x, cond=batch.y, samples=s)  # the encoder re-runs per chunk: B rows vs s*B decoded
+        log_px = out.log_px(x)  # (s, B): x broadcasts over the samples, no copy
+        log_w = log_weights(out, x)  # (s, B)
         new_max = torch.maximum(running_max, log_w.max(0).values)
         running_sum = running_sum * torch.exp(running_max - new_max) + torch.exp(log_w - new_max).sum(0)
         running_max = new_max
         sum_log_w += log_w.sum(0)
         sum_log_px += log_px.sum(0)
+        sum_kl += out.kl() * s
+        first = first or out
         done += s
-    log_mean_w = running_max + torch.log(running_sum) - math.log(k)
-    return {"log_mean_w": log_mean_w, "mean_log_w": sum_log_w / k, "mean_log_px": sum_log_px / k, "q": q, "p": p}
+    analytic = all(latent.analytic_kl is not None for latent in first.latents)
+    return {
+        "log_mean_w": running_max + torch.log(running_sum) - math.log(k), "mean_log_w": sum_log_w / k,
+        "mean_log_px": sum_log_px / k, "kl": sum_kl / k, "analytic": analytic, "output": first,
+    }
 
 
 @torch.inference_mode()
-def evaluate_arrays(
-    model: torch.nn.Module, batches: Iterable[torch.Tensor], *, k: int = 1000, chunk: int = 100,
-) -> dict[str, Any]:
-    """Evaluate ``model`` on an iterable of data batches (B, *shape); see the module docstring."""
+def evaluate_arrays(model: torch.nn.Module, batches: Iterable[Batch], *, k: int = 1000, chunk: int = 100) -> dict[str, Any]:
+    """Evaluate ``model`` on an iterable of batches; see the module docstring."""
     totals = {"nll": 0.0, "elbo": 0.0, "recon": 0.0, "kl": 0.0}
     n = 0
     means: list[torch.Tensor] = []
     kl_dims: torch.Tensor | None = None
+    single_layer = True
     dims = None
-    for x in batches:
-        stats = importance_weights_stats(model, x, k, chunk)
-        q, p = stats["q"], stats["p"]
-        per_dim = kl_divergence_per_dim(q, p)  # (B, L) or None
-        kl = per_dim.sum(-1) if per_dim is not None else stats["mean_log_px"] - stats["mean_log_w"]
+    for batch in batches:
+        stats = importance_stats(model, batch, k, chunk)
+        out = stats["output"]
         totals["nll"] += float(-stats["log_mean_w"].sum())
-        totals["elbo"] += float((stats["mean_log_px"] - kl).sum()) if per_dim is not None else float(stats["mean_log_w"].sum())
+        elbo = stats["mean_log_px"] - stats["kl"] if stats["analytic"] else stats["mean_log_w"]
+        totals["elbo"] += float(elbo.sum())
         totals["recon"] += float(-stats["mean_log_px"].sum())
-        totals["kl"] += float(kl.sum())
+        totals["kl"] += float(stats["kl"].sum())
+        single_layer = len(out.latents) == 1
+        per_dim = out.latents[0].kl_per_dim if single_layer else None
         if per_dim is not None:
             kl_dims = per_dim.sum(0) if kl_dims is None else kl_dims + per_dim.sum(0)
-        means.append(q.mean.reshape(x.shape[0], -1))
-        n += x.shape[0]
-        dims = math.prod(x.shape[1:])
+        means.append(model.embed(batch.x, batch.y).reshape(len(batch), -1))
+        n += len(batch)
+        dims = math.prod(batch.x.shape[1:])
     if n == 0:
         raise ValueError("no examples to evaluate")
     mu = torch.cat(means)  # (N, L)

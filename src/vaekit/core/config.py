@@ -41,36 +41,33 @@ class DataConfig(_Section):
     """Use at most this many training examples (quick experiments)."""
 
 
-class ModelConfig(_Section):
-    net: Literal["mlp", "conv"] = "mlp"
-    hidden: tuple[int, ...] = (256, 128)
-    """MLP: widths of the hidden layers. Conv: channels of the stride-2 conv stages."""
-    latent_dim: int = Field(8, ge=1)
-    posterior: str = "gaussian"
-    prior: str = "normal"
-    likelihood: str = "bernoulli"
-    """``bernoulli`` (binary pixels), ``gaussian`` (learned variance), ``logistic`` (discretised)."""
-    variance: Literal["per_pixel", "shared"] = "per_pixel"
-    """Gaussian likelihood only: per-pixel variances predicted by the decoder, or one learned scalar."""
-    activation: Literal["relu", "gelu", "silu", "tanh"] = "relu"
+FORMAT_VERSION = 2
+"""Version of the files a run directory holds (config.json, dataset.json, weights, checkpoint).
+1: flat model/objective sections (vaekit 0.1); 2: part specs, named optimisation steps."""
 
-    @model_validator(mode="after")
-    def _check(self) -> "ModelConfig":
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ValueError("model.hidden must be a non-empty list of positive widths")
-        return self
+DEFAULT_MODEL: dict[str, Any] = {"name": "vae"}
+DEFAULT_OBJECTIVE: dict[str, Any] = {"name": "elbo"}
 
 
-class ObjectiveConfig(_Section):
-    name: str = "elbo"
-    beta: float = Field(1.0, ge=0.0)
-    """Weight on the KL term (beta-VAE, Higgins et al. 2017). 1 gives the true ELBO."""
-    warmup_epochs: float = Field(0.0, ge=0.0)
-    """Linear KL warm-up from 0 to ``beta`` over this many epochs (Sønderby et al. 2016)."""
-    free_bits: float = Field(0.0, ge=0.0)
-    """Minimum KL in nats per latent dimension, batch-averaged (Kingma et al. 2016)."""
-    k: int = Field(1, ge=1)
-    """Importance samples per example (IWAE, Burda et al. 2015)."""
+class StepSettings(_Section):
+    """Optimiser settings of one named optimisation step (``train.steps.<name>``); unset fields
+    fall back to the step's own defaults (declared by the objective) and then to ``train``."""
+
+    optimizer: Literal["adam", "adamw"] | None = None
+    lr: float | None = Field(None, gt=0.0)
+    weight_decay: float | None = Field(None, ge=0.0)
+    betas: tuple[float, float] | None = None
+    schedule: Literal["cosine", "constant"] | None = None
+    warmup_steps: int | None = Field(None, ge=0)
+    clip_grad: float | None = Field(None, ge=0.0)
+
+
+class ParentLink(_Section):
+    """A second stage names the run it builds on; ``sha256`` pins the parent's weights
+    (``model.safetensors``), so a changed parent is refused instead of silently used."""
+
+    run: str
+    sha256: str | None = None
 
 
 class TrainConfig(_Section):
@@ -97,23 +94,43 @@ class TrainConfig(_Section):
     GPUs; it runs on the CPU but slowly). Likelihoods and KL are always computed in fp32."""
     compile: bool = False
     """Compile the encoder and decoder nets with ``torch.compile`` (opt-in; see docs/benchmarks.md)."""
+    steps: dict[str, StepSettings] = {}
+    """Per-step optimiser overrides for objectives with several steps, e.g. ``train.steps.disc.lr``."""
     threads: int | None = Field(None, ge=1)
     """Intra-op CPU threads; ``None`` = automatic: 1 for small models (a second thread only adds
     synchronisation there), torch's default (one per core) otherwise."""
 
 
 class Config(_Section):
+    format_version: int = FORMAT_VERSION
     data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    objective: ObjectiveConfig = ObjectiveConfig()
+    model: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_MODEL))
+    """A model spec (``name`` + the model's settings), validated against the model's constructor
+    when the config is completed (:func:`vaekit.artifacts.complete.complete_config`)."""
+    objective: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_OBJECTIVE))
+    """An objective spec, validated the same way."""
     train: TrainConfig = TrainConfig()
+    parent: ParentLink | None = None
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> "Config":
-        """Validate a (possibly partial) nested dict; JSON/TOML lists become tuples."""
+        """Validate a (possibly partial) nested dict; JSON/TOML lists become tuples (the model and
+        objective specs are kept as given: their parts validate them)."""
+        raw = migrate(dict(raw))
+        version = raw.get("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ConfigError(
+                f"{source} has format_version {version!r}, newer than this vaekit understands "
+                f"({FORMAT_VERSION}); upgrade vaekit to use it"
+            )
+        for key in ("model", "objective"):
+            if key in raw and isinstance(raw[key], str):
+                raw[key] = {"name": raw[key]}
+            if key in raw and not isinstance(raw[key], dict):
+                raise ConfigError(f"{source}: {key} must be a table with a name; got {raw[key]!r}")
         try:
-            return cls.model_validate(_lists_to_tuples(raw))
+            return cls.model_validate({k: (v if k in ("model", "objective") else _lists_to_tuples(v)) for k, v in raw.items()})
         except ValidationError as err:
             raise ConfigError(_describe(err, source)) from None
 
@@ -124,8 +141,35 @@ class Config(_Section):
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     def with_overrides(self, overrides: dict[str, Any], *, source: str = "--set") -> "Config":
+        """Merge overrides in; changing a part's ``name`` drops the old part's settings (a conv
+        net must not inherit an MLP's widths)."""
         merged = _deep_merge(self.to_dict(), _resolve_none_words(overrides))
         return Config.from_dict(merged, source=source)
+
+
+def migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite a format-1 config (flat ``model``/``objective`` sections, vaekit 0.1) as format 2.
+
+    The module names inside the model did not change, so format-1 weights still load."""
+    model = raw.get("model")
+    if "format_version" in raw or not isinstance(model, dict) or "name" in model:
+        return raw
+    likelihood: dict[str, Any] = {"name": model.get("likelihood", "bernoulli")}
+    if likelihood["name"] == "gaussian":
+        likelihood["variance"] = model.get("variance", "per_pixel")
+    raw["model"] = {
+        "name": "vae", "latent_dim": model.get("latent_dim", 8),
+        "net": {"name": model.get("net", "mlp"), "hidden": model.get("hidden", [256, 128]),
+                "activation": model.get("activation", "relu")},
+        "posterior": model.get("posterior", "gaussian"), "prior": model.get("prior", "normal"),
+        "likelihood": likelihood,
+    }
+    objective = dict(raw.get("objective", {}))
+    name = objective.get("name", "elbo")
+    keep = ("k",) if name == "iwae" else ("beta", "warmup_epochs", "free_bits")
+    raw["objective"] = {"name": name, **{k: v for k, v in objective.items() if k in keep}}
+    raw["format_version"] = FORMAT_VERSION
+    return raw
 
 
 # -- recipes and overrides ---------------------------------------------------------------
@@ -165,7 +209,7 @@ def read_recipe(name_or_path: str) -> tuple[dict[str, Any], str]:
 
 def load_recipe(name_or_path: str) -> Config:
     raw, _ = read_recipe(name_or_path)
-    return Config.from_dict(raw, source=f"recipe {name_or_path}")
+    return Config().with_overrides(raw, source=f"recipe {name_or_path}")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -181,16 +225,22 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, text = item.split("=", 1)
         key = key.strip()
         parts = key.split(".")
-        if len(parts) != 2 or not all(parts):
+        if len(parts) < 2 or not all(parts) or parts[0] not in SECTIONS:
             raise ConfigError(
-                f"--set key {key!r} must be section.field with section one of: data, model, objective, train"
+                f"--set key {key!r} must be section.field[.field...] with section one of: {', '.join(SECTIONS)} "
+                "(e.g. model.prior.name=normal, train.lr=1e-3)"
             )
         value = _parse_value(text.strip())
-        nested.setdefault(parts[0], {})
-        if not isinstance(nested[parts[0]], dict):
-            raise ConfigError(f"--set key {key!r} conflicts with another override")
-        nested[parts[0]][parts[1]] = value
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set key {key!r} conflicts with another override")
+        node[parts[-1]] = value
     return nested
+
+
+SECTIONS = ("data", "model", "objective", "train", "parent")
 
 
 NONE_WORDS = {"none", "null"}
@@ -235,10 +285,18 @@ def _lists_to_tuples(value: Any) -> Any:
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Nested merge. A part spec (a table with ``name``) given a new name by a bare string or a
+    table is replaced, not merged: the old part's settings do not fit the new part."""
     out = dict(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        old = out.get(key)
+        is_spec = isinstance(old, dict) and "name" in old
+        if is_spec and isinstance(value, str):
+            out[key] = {"name": value} if value != old["name"] else old
+        elif is_spec and isinstance(value, dict) and value.get("name", old["name"]) != old["name"]:
+            out[key] = dict(value)
+        elif isinstance(value, dict) and isinstance(old, dict):
+            out[key] = _deep_merge(old, value)
         else:
             out[key] = value
     return out

@@ -1,12 +1,13 @@
 """Registries are dicts plus a decorator (the CompressAI pattern).
 
-Parts, objectives and datasets register themselves under a name; builders look names up
-here instead of dispatching with ``if``/``elif`` on strings.
+Parts, models, objectives and datasets register themselves under a name; builders look names
+up here instead of dispatching with ``if``/``elif`` on strings. Parts that take settings are
+built from a spec (see :mod:`vaekit.core.specs`).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from vaekit.core.errors import ConfigError
 
@@ -29,13 +30,30 @@ class Registry(Generic[T]):
 
         return decorator
 
-    def get(self, name: str) -> T:
+    def unregister(self, name: str) -> None:
+        """Remove an entry (tests register toy parts and clean up after themselves)."""
+        self._items.pop(name, None)
+
+    def get(self, name: str, *, where: str | None = None) -> T:
         try:
             return self._items[name]
         except KeyError:
+            prefix = f"{where}: " if where else ""
             raise ConfigError(
-                f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._items))}"
+                f"{prefix}unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._items))}"
             ) from None
+
+    def resolve(self, spec: Any, where: str) -> dict[str, Any]:
+        """The complete, validated spec (see :func:`vaekit.core.specs.resolve_spec`)."""
+        from vaekit.core.specs import resolve_spec
+
+        return resolve_spec(self, spec, where)
+
+    def build(self, spec: Any, ctx: Any, where: str) -> Any:
+        """Instantiate ``spec`` with the build context ``ctx``."""
+        from vaekit.core.specs import build_spec
+
+        return build_spec(self, spec, ctx, where)
 
     def names(self) -> list[str]:
         return sorted(self._items)

@@ -1,7 +1,9 @@
-"""Small types passed between layers."""
+"""Small types passed between layers: what a batch holds, what a model returns, what an
+objective returns, and where training is (for schedules)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -9,23 +11,80 @@ from torch.distributions import Distribution
 
 
 @dataclass
-class Latent:
-    """One stochastic layer: posterior q(z|x), prior p(z) and the sample z drawn from q.
+class Batch:
+    """One batch from the data layer: ``x`` (B, *shape); optional labels ``y`` (B,) int64 (or any
+    conditioning tensor (B, C)); optional ``mask`` (B, *shape) bool, True where x is observed."""
 
-    ``z`` has shape (S, B, L): S samples per example (S = 1 for the plain ELBO).
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device: torch.device | str) -> "Batch":
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return Batch(self.x.to(device), move(self.y), move(self.mask))
+
+    def __getitem__(self, index: torch.Tensor | slice) -> "Batch":
+        pick = lambda t: None if t is None else t[index]  # noqa: E731
+        return Batch(self.x[index], pick(self.y), pick(self.mask))
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Where training is, read by every schedule (KL warm-up, capacity, temperatures).
+
+    ``epoch`` is fractional epochs done (``inf`` outside training, i.e. "warm-up finished");
+    ``step`` counts optimisation steps; ``generator`` is the run's seeded CPU generator.
+    """
+
+    step: int = 0
+    epoch: float = math.inf
+    total_steps: int = 0
+    steps_per_epoch: int = 0
+    n_train: int = 0
+    generator: torch.Generator | None = None
+
+    @classmethod
+    def evaluation(cls, n_train: int = 0) -> "StepContext":
+        return cls(n_train=n_train)
+
+
+@dataclass
+class Latent:
+    """One stochastic layer: posterior q, prior p, the sample z drawn from q, and the
+    log-densities computed *where z was drawn* (a flow knows its log-det there):
+
+    ``z`` (S, B, L); ``log_q`` = log q(z|x) (S, B); ``log_p`` = log p(z) (S, B), nats.
+    ``analytic_kl`` is KL(q || p) per example (B,) when a closed form exists, else ``None``
+    (objectives then use the Monte-Carlo estimate mean_S(log_q - log_p)).
     """
 
     q: Distribution
     p: Distribution
     z: torch.Tensor
+    log_q: torch.Tensor
+    log_p: torch.Tensor
+    analytic_kl: torch.Tensor | None = None
+    kl_per_dim: torch.Tensor | None = None  # (B, L) when q and p factorise analytically
+
+    def kl(self) -> torch.Tensor:
+        """KL per example (B,): analytic where available, else the S-sample estimate."""
+        if self.analytic_kl is not None:
+            return self.analytic_kl
+        return (self.log_q - self.log_p).mean(0)
 
 
 @dataclass
 class Output:
-    """What ``model(x, samples=S)`` returns: never a loss, only the pieces an objective needs.
+    """What ``model(x, cond=y, samples=S)`` returns: never a loss, only the pieces objectives need.
 
     ``px`` is the likelihood p(x|z) for all S*B samples (batch shape (S, B)); ``log_px(x)``
     evaluates it on the data (broadcast over S, no copy of x) and returns (S, B).
+    ``latents`` lists every stochastic layer (top last for hierarchical models); ``aux`` holds
+    auxiliary losses the model reports (e.g. a VQ commitment term), each (B,) nats or a scalar,
+    which every objective adds to what it minimises.
     """
 
     px: Distribution
@@ -35,6 +94,26 @@ class Output:
 
     def log_px(self, x: torch.Tensor) -> torch.Tensor:
         return self.px.log_prob(x)  # (S, B) nats; x (B, *shape) broadcasts
+
+    def kl(self) -> torch.Tensor:
+        """Sum over every latent layer of its KL per example (B,)."""
+        return torch.stack([latent.kl() for latent in self.latents]).sum(0)
+
+    def aux_total(self) -> torch.Tensor | float:
+        """Sum of the auxiliary losses, averaged over the batch where per-example."""
+        return sum((v.mean() for v in self.aux.values()), 0.0)
+
+
+def log_weights(output: Output, x: torch.Tensor) -> torch.Tensor:
+    """Importance log-weights (S, B): log p(x|z) + sum over layers of (log p(z) - log q(z|x)).
+
+    The one place they are computed: IWAE training, the NLL estimate, anomaly scores and
+    compression rates all read them from here (Burda et al. 2015, eq. 8).
+    """
+    log_w = output.log_px(x)
+    for latent in output.latents:
+        log_w = log_w + latent.log_p - latent.log_q
+    return log_w
 
 
 @dataclass

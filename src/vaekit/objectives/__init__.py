@@ -1,12 +1,13 @@
 """Objectives call the model and return a :class:`~vaekit.core.types.Loss`.
 
-An objective is built from the ``objective`` config section through ``OBJECTIVES`` and called
-as ``objective(model, x, progress=epochs_done)``; ``progress`` (fractional epochs) drives
-schedules such as KL warm-up. Every objective reports, in nats per example averaged over the
-batch: ``loss`` (the bound being reported, e.g. -ELBO), ``recon`` (-log p(x|z)), ``kl``.
+An objective is an ``nn.Module`` built from the ``objective`` spec through ``OBJECTIVES`` and
+called as ``objective(model, batch, step_context, step=name)`` for each of its named steps; the
+step context drives schedules such as KL warm-up. Every objective reports, in nats per example
+averaged over the batch: ``loss`` (the bound being reported, e.g. -ELBO), ``recon``
+(-log p(x|z)), ``kl`` (summed over all latent layers) and ``objective`` (what is minimised).
 """
 
-from vaekit.objectives.registry import OBJECTIVES, build_objective
+from vaekit.objectives.registry import MAIN_STEP, OBJECTIVES, Objective, StepSpec, build_objective
 from vaekit.objectives import elbo, iwae  # noqa: F401  (registration)
 
-__all__ = ["OBJECTIVES", "build_objective"]
+__all__ = ["MAIN_STEP", "OBJECTIVES", "Objective", "StepSpec", "build_objective"]

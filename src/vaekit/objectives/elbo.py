@@ -1,12 +1,14 @@
 """The evidence lower bound with beta weight, KL warm-up and free bits.
 
-ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))          (Kingma & Welling 2014)
+ELBO(x) = E_q[log p(x|z)] - sum_layers KL(q(z_l|.) || p(z_l|.))      (Kingma & Welling 2014)
 
-Training minimises  mean_B[-log p(x|z)] + beta_t * KL_term, where
+Training minimises  mean_B[-log p(x|z)] + beta_t * KL_term + aux, where
 * beta_t = beta * min(1, epochs_done / warmup_epochs)     (Sønderby et al. 2016, linear warm-up)
-* KL_term = sum_d max(lambda, mean_B KL_d)                 (free bits, Kingma et al. 2016, per
-  latent dimension, batch-averaged) or mean_B KL when lambda = 0.
-One reparameterised sample per example; KL analytic where torch registers it.
+* KL_term = sum_layers sum_d max(lambda, mean_B KL_d)      (free bits, Kingma et al. 2016, per
+  latent dimension, batch-averaged) or mean_B KL when lambda = 0. KL is analytic where torch
+  registers a closed form, otherwise the one-sample estimate log q(z|x) - log p(z) recorded
+  where z was drawn (flows, mixture priors);
+* aux = every auxiliary loss the model reports (``Output.aux``), e.g. a VQ commitment term.
 The reported ``loss`` is always the plain -ELBO (recon + kl, beta = 1); the weighted quantity
 that is actually minimised is reported as ``objective``.
 """
@@ -16,38 +18,46 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vaekit.core.config import ObjectiveConfig
+from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
-from vaekit.core.types import Loss
-from vaekit.objectives.registry import OBJECTIVES
-from vaekit.parts.kl import kl_divergence_per_dim, kl_divergence_total
+from vaekit.core.types import Batch, Latent, Loss, StepContext
+from vaekit.objectives.registry import MAIN_STEP, OBJECTIVES, Objective
+
+
+def kl_term(latent: Latent, free_bits: float) -> torch.Tensor:
+    """The batch-mean KL of one layer with free bits applied (scalar)."""
+    if free_bits <= 0:
+        return latent.kl().mean()
+    if latent.kl_per_dim is not None:
+        return latent.kl_per_dim.mean(0).clamp(min=free_bits).sum()
+    return latent.kl().mean().clamp(min=free_bits * latent.z.shape[-1])
 
 
 @OBJECTIVES.register("elbo")
-class ELBO:
-    def __init__(self, cfg: ObjectiveConfig) -> None:
-        if cfg.k != 1:
-            raise ConfigError("objective.k applies to objective.name='iwae' only; the ELBO uses one sample")
-        self.beta, self.warmup, self.free_bits = cfg.beta, cfg.warmup_epochs, cfg.free_bits
+class ELBO(Objective):
+    MOVED_SETTINGS = {"k": "importance samples belong to objective.name='iwae'"}
 
-    def kl_weight(self, progress: float) -> float:
+    def __init__(self, ctx: BuildContext, *, beta: float = 1.0, warmup_epochs: float = 0.0, free_bits: float = 0.0) -> None:
+        super().__init__()
+        for key, value in (("beta", beta), ("warmup_epochs", warmup_epochs), ("free_bits", free_bits)):
+            if value < 0:
+                raise ConfigError(f"objective.{key} must be >= 0; got {value}")
+        self.beta, self.warmup, self.free_bits = beta, warmup_epochs, free_bits
+
+    def kl_weight(self, ctx: StepContext) -> float:
+        """beta, ramped linearly from 0 over the warm-up epochs."""
         if self.warmup <= 0:
             return self.beta
-        return self.beta * min(1.0, progress / self.warmup)
+        return self.beta * min(1.0, ctx.epoch / self.warmup)
 
-    def __call__(self, model: nn.Module, x: torch.Tensor, progress: float = float("inf")) -> Loss:
-        out = model(x, samples=1)
-        recon = -out.log_px(x)[0]  # (B,)
-        latent = out.latents[0]
-        per_dim = kl_divergence_per_dim(latent.q, latent.p)  # (B, L) or None
-        kl = per_dim.sum(-1) if per_dim is not None else kl_divergence_total(latent.q, latent.p, latent.z[0])  # (B,)
-        if self.free_bits > 0:
-            if per_dim is not None:
-                kl_term = per_dim.mean(0).clamp(min=self.free_bits).sum()
-            else:
-                kl_term = kl.mean().clamp(min=self.free_bits * latent.z.shape[-1])
-        else:
-            kl_term = kl.mean()
-        total = recon.mean() + self.kl_weight(progress) * kl_term
+    def forward(self, model: nn.Module, batch: Batch, ctx: StepContext, step: str = MAIN_STEP) -> Loss:
+        out = self.run_model(model, batch, samples=1)
+        recon = -out.log_px(batch.x)[0]  # (B,)
+        kl = out.kl()  # (B,), summed over every latent layer
+        penalty = sum(kl_term(latent, self.free_bits) for latent in out.latents)
+        aux = out.aux_total()
+        total = recon.mean() + self.kl_weight(ctx) * penalty + aux
         recon_m, kl_m = recon.mean().detach(), kl.mean().detach()
-        return Loss(total=total, terms={"loss": recon_m + kl_m, "recon": recon_m, "kl": kl_m, "objective": total.detach()})
+        terms = {"loss": recon_m + kl_m, "recon": recon_m, "kl": kl_m, "objective": total.detach()}
+        terms.update({name: value.mean().detach() for name, value in out.aux.items()})
+        return Loss(total=total, terms=terms)

@@ -1,9 +1,10 @@
 """The importance-weighted bound (IWAE, Burda et al. 2015).
 
-L_k(x) = E[ log (1/k) sum_i w_i ],  w_i = p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x) i.i.d.
-L_1 is the ELBO and L_k increases monotonically towards log p(x) with k.
-The reported ``loss`` is -L_k; ``recon`` and ``kl`` are the sample averages of -log p(x|z_i)
-and of KL(q||p) (analytic where registered), for comparison with ELBO runs.
+L_k(x) = E[ log (1/k) sum_i w_i ],  log w_i = log p(x|z_i) + sum_layers (log p(z_i) - log q(z_i|x))
+(:func:`~vaekit.core.types.log_weights`), z_i ~ q(z|x) i.i.d. L_1 is the ELBO and L_k increases
+monotonically towards log p(x) with k. The reported ``loss`` is -L_k; ``recon`` and ``kl`` are
+the sample averages of -log p(x|z_i) and of the KL (analytic where registered), for comparison
+with ELBO runs. Auxiliary model losses are added to what is minimised.
 """
 
 from __future__ import annotations
@@ -13,30 +14,34 @@ import math
 import torch
 from torch import nn
 
-from vaekit.core.config import ObjectiveConfig
+from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
-from vaekit.core.types import Loss
-from vaekit.objectives.registry import OBJECTIVES
-from vaekit.parts.kl import kl_divergence_total
+from vaekit.core.types import Batch, Loss, StepContext, log_weights
+from vaekit.objectives.registry import MAIN_STEP, OBJECTIVES, Objective
 
 
 @OBJECTIVES.register("iwae")
-class IWAE:
-    def __init__(self, cfg: ObjectiveConfig) -> None:
-        if cfg.beta != 1.0 or cfg.warmup_epochs or cfg.free_bits:
-            raise ConfigError(
-                "objective.beta, warmup_epochs and free_bits apply to objective.name='elbo' only; "
-                "the IWAE bound is unweighted"
-            )
-        self.k = cfg.k
+class IWAE(Objective):
+    MOVED_SETTINGS = {
+        "beta": "the IWAE bound is unweighted; beta, warmup_epochs and free_bits belong to objective.name='elbo'",
+        "warmup_epochs": "the IWAE bound is unweighted; use objective.name='elbo'",
+        "free_bits": "the IWAE bound is unweighted; use objective.name='elbo'",
+    }
 
-    def __call__(self, model: nn.Module, x: torch.Tensor, progress: float = float("inf")) -> Loss:
-        out = model(x, samples=self.k)
-        latent = out.latents[0]
-        log_px = out.log_px(x)  # (k, B)
-        log_w = log_px + latent.p.log_prob(latent.z) - latent.q.log_prob(latent.z)  # (k, B)
+    def __init__(self, ctx: BuildContext, *, k: int = 5) -> None:
+        super().__init__()
+        if k < 1:
+            raise ConfigError(f"objective.k must be at least 1; got {k}")
+        self.k = k
+
+    def forward(self, model: nn.Module, batch: Batch, ctx: StepContext, step: str = MAIN_STEP) -> Loss:
+        out = self.run_model(model, batch, samples=self.k)
+        log_w = log_weights(out, batch.x)  # (k, B)
         bound = torch.logsumexp(log_w, dim=0) - math.log(self.k)  # (B,)
-        total = -bound.mean()
-        recon = -log_px.mean().detach()
-        kl = kl_divergence_total(latent.q, latent.p, latent.z[0]).mean().detach()
-        return Loss(total=total, terms={"loss": total.detach(), "recon": recon, "kl": kl, "objective": total.detach()})
+        aux = out.aux_total()
+        total = -bound.mean() + aux
+        recon = -out.log_px(batch.x).mean().detach()
+        kl = out.kl().mean().detach()
+        terms = {"loss": -bound.mean().detach(), "recon": recon, "kl": kl, "objective": total.detach()}
+        terms.update({name: value.mean().detach() for name, value in out.aux.items()})
+        return Loss(total=total, terms=terms)

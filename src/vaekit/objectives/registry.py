@@ -1,23 +1,50 @@
-"""Registry of objectives."""
+"""Objectives: modules that call the model and return a :class:`~vaekit.core.types.Loss`.
+
+An objective may own parameters (a discriminator) and declares its optimisation *steps*:
+``steps(model)`` maps a step name to the parameters that step's optimiser updates, with
+optional default optimiser settings (:class:`StepSpec`). The trainer runs the steps in order on
+every batch, calling ``objective(model, batch, ctx, step=name)`` for each, and logs every term
+of every step. Most objectives have the single step ``"model"``.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
-from vaekit.core.config import ObjectiveConfig
+from vaekit.core.build import BuildContext
 from vaekit.core.registry import Registry
-from vaekit.core.types import Loss
-
-
-class Objective(Protocol):
-    def __call__(self, model: nn.Module, x: torch.Tensor, progress: float = float("inf")) -> Loss: ...
-
+from vaekit.core.types import Batch, Loss, Output, StepContext
 
 OBJECTIVES: Registry = Registry("objective")
+MAIN_STEP = "model"
 
 
-def build_objective(cfg: ObjectiveConfig) -> Objective:
-    return OBJECTIVES.get(cfg.name)(cfg)
+@dataclass
+class StepSpec:
+    """The parameters one named step optimises and its default settings (e.g. a discriminator's
+    own learning rate); ``train.steps.<name>`` in the config overrides them."""
+
+    params: list[nn.Parameter]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+class Objective(nn.Module):
+    """Base class: one step, ``"model"``, over the model's parameters and the objective's own."""
+
+    def steps(self, model: nn.Module) -> dict[str, StepSpec]:
+        return {MAIN_STEP: StepSpec([*model.parameters(), *self.parameters()])}
+
+    def forward(self, model: nn.Module, batch: Batch, ctx: StepContext, step: str = MAIN_STEP) -> Loss:
+        raise NotImplementedError
+
+    @staticmethod
+    def run_model(model: nn.Module, batch: Batch, samples: int) -> Output:
+        return model(batch.x, cond=batch.y, samples=samples)
+
+
+def build_objective(spec: dict[str, Any], ctx: BuildContext) -> Objective:
+    return OBJECTIVES.build(spec, ctx, "objective")

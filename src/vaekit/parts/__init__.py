@@ -1,18 +1,20 @@
-"""Building blocks of a VAE, each registered by name.
+"""Building blocks of a VAE, each registered by name and built from a spec with a
+:class:`~vaekit.core.build.BuildContext`.
 
-* ``ENCODERS`` / ``DECODERS`` (``vaekit.parts.nets``): deterministic networks.
-* ``POSTERIORS``: feature vector -> ``torch.distributions`` object q(z|x).
+* ``NETS`` (``vaekit.parts.nets``): encoder/decoder families.
+* ``POSTERIORS``: features -> ``torch.distributions`` object q(z|x); ``FLOWS`` refine it.
 * ``PRIORS``: p(z) as a ``torch.distributions`` object.
 * ``LIKELIHOODS``: decoder output -> ``torch.distributions`` object p(x|z).
 
 Importing this package registers every built-in part.
 """
 
-from vaekit.parts.registries import DECODERS, ENCODERS, LIKELIHOODS, POSTERIORS, PRIORS
-from vaekit.parts import nets, likelihoods, posterior_gaussian, prior_normal  # noqa: F401  (registration)
-from vaekit.parts.kl import kl_divergence_per_dim, kl_divergence_total
+from vaekit.parts.registries import FLOWS, LIKELIHOODS, NETS, POSTERIORS, PRIORS
+from vaekit.parts import flows, nets, likelihoods, posterior_gaussian, prior_normal  # noqa: F401  (registration)
+from vaekit.parts.kl import analytic_kl, kl_divergence_per_dim
+
+REGISTRIES = {"net": NETS, "posterior": POSTERIORS, "prior": PRIORS, "likelihood": LIKELIHOODS, "flow": FLOWS}
 
 __all__ = [
-    "DECODERS", "ENCODERS", "LIKELIHOODS", "POSTERIORS", "PRIORS",
-    "kl_divergence_per_dim", "kl_divergence_total",
+    "FLOWS", "LIKELIHOODS", "NETS", "POSTERIORS", "PRIORS", "REGISTRIES", "analytic_kl", "kl_divergence_per_dim",
 ]

@@ -1,23 +1,22 @@
-"""KL(q || p): analytic where torch registers a closed form, Monte-Carlo otherwise."""
+"""KL(q || p) in closed form where torch registers one (None otherwise: callers then use the
+Monte-Carlo estimate from the log-densities recorded with the samples)."""
 
 from __future__ import annotations
 
 import torch
 from torch.distributions import Distribution, Independent, kl_divergence
 
+from vaekit.parts.flows import FlowDistribution
 
-def kl_divergence_total(q: Distribution, p: Distribution, z: torch.Tensor | None = None) -> torch.Tensor:
-    """KL summed over the event dims, shape = q.batch_shape (nats).
 
-    Falls back to the single-sample estimate log q(z) - log p(z) when no closed form is
-    registered; ``z`` must then be a sample from q (e.g. the reparameterised one already drawn).
-    """
+def analytic_kl(q: Distribution, p: Distribution) -> torch.Tensor | None:
+    """KL summed over the event dims, shape q.batch_shape (nats), or None without a closed form."""
+    if isinstance(q, FlowDistribution):
+        return None
     try:
         return kl_divergence(q, p)
     except NotImplementedError:
-        if z is None:
-            z = q.rsample()
-        return q.log_prob(z) - p.log_prob(z)
+        return None
 
 
 def kl_divergence_per_dim(q: Distribution, p: Distribution) -> torch.Tensor | None:

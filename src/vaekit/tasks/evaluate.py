@@ -9,6 +9,7 @@ import torch
 from vaekit.artifacts.load import LoadedRun
 from vaekit.artifacts.metrics import evaluate_arrays
 from vaekit.core.errors import VaekitError
+from vaekit.core.types import Batch
 from vaekit.tasks.data import split_data
 
 
@@ -17,10 +18,11 @@ DEFAULT_BATCH = 50
 
 
 def evaluate_tensor(
-    model: torch.nn.Module, x: torch.Tensor, *, k: int = 1000, batch_size: int = DEFAULT_BATCH,
-    chunk: int | None = None, seed: int = 0,
+    model: torch.nn.Module, x: torch.Tensor, *, y: torch.Tensor | None = None, k: int = 1000,
+    batch_size: int = DEFAULT_BATCH, chunk: int | None = None, seed: int = 0,
 ) -> dict[str, Any]:
-    """The metrics of :mod:`vaekit.artifacts.metrics` on data already in memory (N, *shape)."""
+    """The metrics of :mod:`vaekit.artifacts.metrics` on data already in memory (N, *shape);
+    ``y``: labels, for conditional models."""
     if k < 1:
         raise VaekitError(f"--k must be at least 1 (got {k}); 1000 is the usual choice for the NLL")
     # Chunk the k samples so that one decoder pass holds about ROWS_PER_PASS rows: memory stays
@@ -30,7 +32,8 @@ def evaluate_tensor(
     chunk = chunk or max(1, min(k, ROWS_PER_PASS // max(1, batch_size)))
     torch.manual_seed(seed)
     device = next(model.parameters()).device
-    return evaluate_arrays(model, (x[i : i + batch_size].to(device) for i in range(0, x.shape[0], batch_size)), k=k, chunk=chunk)
+    data = Batch(x, y)
+    return evaluate_arrays(model, (data[i : i + batch_size].to(device) for i in range(0, x.shape[0], batch_size)), k=k, chunk=chunk)
 
 
 def evaluate_run(
@@ -42,10 +45,29 @@ def evaluate_run(
         raise VaekitError(f"--k must be at least 1 (got {k}); 1000 is the usual choice for the NLL")
     if limit is not None and limit < 1:
         raise VaekitError(f"--limit must be at least 1 (got {limit})")
-    x, _ = split_data(run, split, data)
+    x, y = split_data(run, split, data)
     if limit is not None:
-        x = x[:limit]
-    result = evaluate_tensor(run.model, x, k=k, batch_size=batch_size, chunk=chunk, seed=seed)
+        x, y = x[:limit], (None if y is None else y[:limit])
+    result = evaluate_tensor(run.model, x, y=y, k=k, batch_size=batch_size, chunk=chunk, seed=seed)
+    likelihood = run.config.model.get("likelihood", {})
     result.update(split=split, dataset=data or run.config.data.name, binarized=run.config.data.binarize != "none",
-                  likelihood=run.config.model.likelihood, seed=seed)
+                  likelihood=likelihood.get("name") if isinstance(likelihood, dict) else likelihood, seed=seed)
+    note = likelihood_note(run)
+    if note:
+        result["note"] = note
     return result
+
+
+def likelihood_note(run: LoadedRun) -> str | None:
+    """Why ``nll`` is not a likelihood of the data, when it is not (else None)."""
+    likelihood = run.config.model.get("likelihood", {})
+    name = likelihood.get("name") if isinstance(likelihood, dict) else likelihood
+    binary = run.config.data.binarize != "none" or run.dataset.get("levels") == 2
+    if name == "bernoulli" and not binary:
+        return ("Bernoulli likelihood on grey levels: 'nll' and bits/dim are the BCE reconstruction loss, "
+                "not a likelihood of the data; for a true figure use --set model.likelihood=logistic or "
+                "binarised data (--set data.binarize=dynamic)")
+    if name == "gaussian" and run.dataset.get("levels"):
+        return ("Gaussian likelihood on discrete data: 'nll' is a density, not a probability, and is not comparable "
+                "with discrete NLLs; use --set model.likelihood=logistic for a true figure")
+    return None

@@ -4,6 +4,10 @@
 directory current after every epoch (weights, resume checkpoint, metrics), so a run killed at
 any moment resumes from its last finished epoch with the same result it would have had.
 
+Each batch runs the objective's named steps in order (most objectives have one, ``model``; a
+FactorVAE or GAN adds a discriminator step), each with its own optimiser, schedule and gradient
+clipping; every term of every step goes to ``metrics.jsonl``.
+
 Written for ``torch.distributed`` from the start: under torchrun each rank takes its shard
 of every global batch (``train.batch_size`` is the *global* batch), gradients are averaged by
 DDP, and only rank 0 writes files.
@@ -14,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,16 +26,20 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from vaekit.artifacts import rundir
+from vaekit.artifacts.complete import complete_config
 from vaekit.artifacts.datasets import dataset_description, eval_view, load_splits, static_train_view
-from vaekit.core.config import Config
+from vaekit.artifacts.load import load_parent, pin_parent
+from vaekit.core.build import BuildContext
+from vaekit.core.config import FORMAT_VERSION, Config
 from vaekit.core.devices import resolve_device
 from vaekit.core.errors import ConfigError, RunDirError, TrainingError
+from vaekit.core.types import Batch, Loss, StepContext
 from vaekit.data import Splits, batch_indices, binarize
-from vaekit.models import VAE, build_model
-from vaekit.objectives import build_objective
+from vaekit.models import build_model
+from vaekit.objectives import MAIN_STEP, build_objective
 from vaekit.training import distributed
 from vaekit.training.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaekit.training.schedules import lr_factor
+from vaekit.training.optim import StepSettings, check_step_names, make_optimizer, step_settings
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -42,7 +50,7 @@ class FitResult:
     metrics: list[dict[str, Any]]
     stopped_early: bool
     splits: Splits
-    model: VAE
+    model: torch.nn.Module
     config: Config
     dist: distributed.DistInfo
 
@@ -92,6 +100,271 @@ def _prepare_dir(out: Path) -> None:
         raise RunDirError(f"cannot write the run directory {out} ({err.strerror}); choose another --out") from None
 
 
+@dataclass
+class Step:
+    """One named optimisation step: its optimiser, settings and parameters."""
+
+    name: str
+    optimizer: torch.optim.Optimizer
+    settings: StepSettings
+    params: list[torch.nn.Parameter]
+
+
+@dataclass
+class EpochStats:
+    """Per-step sums of every term (weighted by batch size), examples seen and skipped steps."""
+
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    names: dict[str, list[str]] = field(default_factory=dict)
+    examples: dict[str, float] = field(default_factory=dict)
+    skipped: int = 0
+
+    def add(self, step: str, loss: Loss, b: int) -> None:
+        if step not in self.names:
+            self.names[step] = list(loss.terms)
+            self.sums[step] = torch.zeros(len(loss.terms), dtype=torch.float64)
+            self.examples[step] = 0.0
+        # One stacked tensor op per step instead of a host sync per term.
+        self.sums[step] += torch.stack([loss.terms[n].detach().double() for n in self.names[step]]).cpu() * b
+        self.examples[step] += b
+
+
+class Trainer:
+    """Holds everything one training run needs; ``fit`` drives it epoch by epoch."""
+
+    def __init__(self, config: Config, out: Path, *, resume: bool, progress: bool) -> None:
+        self.out, self.progress = out, progress
+        cfg = config
+        self.device = resolve_device(cfg.train.device)
+        self.info = distributed.setup(self.device)
+        if self.device.type == "cuda" and self.info.world_size > 1:
+            self.device = torch.device("cuda", self.info.local_rank)
+            torch.cuda.set_device(self.device)
+        if cfg.train.batch_size % self.info.world_size:
+            raise ConfigError(
+                f"train.batch_size={cfg.train.batch_size} is the global batch and must divide evenly over "
+                f"{self.info.world_size} processes"
+            )
+        # Everything that can fail on bad input happens before the first file is written.
+        cfg = complete_config(cfg)
+        if cfg.parent is not None and not resume:
+            cfg = cfg.model_copy(update={"parent": pin_parent(cfg.parent)})
+        parent = load_parent(cfg, device=self.device, child=out)
+        self.splits = load_splits(cfg.data)
+        self.dataset = dataset_description(self.splits)
+        ctx = BuildContext.from_dataset(self.dataset, parent=parent)
+        torch.manual_seed(cfg.train.seed)
+        self.model = build_model(cfg.model, ctx).to(self.device)
+        self.objective = build_objective(cfg.objective, ctx).to(self.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(cfg.train.threads or auto_threads(self.model, cfg.train.batch_size // self.info.world_size))
+        declared = self.objective.steps(self.model)
+        check_step_names(cfg.train, list(declared))
+        self.steps = []
+        for name, spec in declared.items():
+            settings = step_settings(cfg.train, name, spec.defaults)
+            self.steps.append(Step(name, make_optimizer(spec.params, settings, self.device), settings, spec.params))
+        self.shuffle_gen = torch.Generator().manual_seed(cfg.train.seed)
+        self.scaler = torch.amp.GradScaler(self.device.type) if cfg.train.precision == "fp16" else None
+        self.cfg = cfg
+        self.state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0, "finished": False}
+        self.metrics: list[dict[str, Any]] = []
+        if resume:
+            self._resume()
+        elif self.info.is_main:
+            _prepare_dir(out)
+            rundir.write_json(out / rundir.DATASET, self.dataset)
+        if self.info.is_main:
+            rundir.write_json(out / rundir.CONFIG, cfg.to_dict())
+        distributed.barrier(self.info)
+        self._prepare_data()
+
+    def _resume(self) -> None:
+        out, cfg = self.out, self.cfg
+        tensors, meta = load_checkpoint(out / rundir.CHECKPOINT)
+        self.state = restore(
+            tensors, meta, model=self.model, objective=self.objective, optimizers={s.name: s.optimizer for s in self.steps},
+            shuffle_gen=self.shuffle_gen, scaler=self.scaler, path=out / rundir.CHECKPOINT,
+        )
+        if self.state["finished"] and self.state.get("early_stopped"):
+            raise RunDirError(f"{out} stopped early at epoch {self.state['epoch']} (no better validation loss); it is finished")
+        if self.state["epoch"] >= cfg.train.epochs:
+            raise RunDirError(
+                f"{out} has already trained {self.state['epoch']} of {cfg.train.epochs} epochs; "
+                f"pass --epochs N with N > {self.state['epoch']} to train further"
+            )
+        self.metrics = [m for m in rundir.read_metrics(out) if m["epoch"] <= self.state["epoch"]]
+        self.state["finished"] = False
+        if self.info.is_main:
+            remove_stale_temp_files(out)
+
+    def _prepare_data(self) -> None:
+        cfg, device = self.cfg, self.device
+        if cfg.train.compile:
+            # Compile the nets in place (state-dict keys unchanged, so checkpoints stay portable);
+            # the distributions around them stay eager.
+            self.model.encoder.compile()
+            self.model.decoder.compile()
+        self.net: torch.nn.Module = self.model
+        if self.info.world_size > 1:
+            self.net = DistributedDataParallel(
+                self.model, device_ids=[self.info.local_rank] if device.type == "cuda" else None,
+            )
+        x_train = self.splits.train.x
+        if cfg.data.binarize == "static":
+            x_train = static_train_view(x_train, cfg.data)
+        self.x_train_cpu = x_train  # binarised on the CPU with the CPU generator, then moved
+        self.x_train = x_train.to(device)
+        y = self.splits.train.y
+        self.y_train = None if y is None else y.to(device)
+        yv = self.splits.val.y
+        self.val = Batch(eval_view(self.splits.val.x, cfg.data).to(device), None if yv is None else yv.to(device))
+        self.n = self.x_train.shape[0]
+        self.steps_per_epoch = len(batch_indices(self.n, cfg.train.batch_size, shuffle=False, drop_last=False))
+        self.total_steps = self.steps_per_epoch * cfg.train.epochs
+
+    # -- one step --------------------------------------------------------------------------
+    def step_context(self, done_in_epoch: int) -> StepContext:
+        return StepContext(
+            step=self.state["step"], epoch=self.state["epoch"] + done_in_epoch / max(1, self.steps_per_epoch),
+            total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch, n_train=self.n, generator=self.shuffle_gen,
+        )
+
+    def train_step(self, batch: Batch, ctx: StepContext, stats: EpochStats) -> bool:
+        """Run every named step on one batch; False if any step was skipped (non-finite)."""
+        all_ok = True
+        for step in self.steps:
+            lr = step.settings.lr_at(self.state["step"], self.total_steps)
+            for group in step.optimizer.param_groups:
+                group["lr"] = lr
+            with _autocast(self.device, self.cfg.train.precision):
+                loss = self.objective(self.net, batch, ctx, step=step.name)
+            # One host sync per step for the finiteness check: negligible on the CPU (no
+            # asynchronous queue to drain) and what makes "skip the step" exact.
+            ok = loss_was_finite = bool(torch.isfinite(loss.total))
+            step.optimizer.zero_grad(set_to_none=True)
+            if ok:
+                if self.scaler is not None:
+                    self.scaler.scale(loss.total).backward()
+                    self.scaler.unscale_(step.optimizer)
+                else:
+                    loss.total.backward()
+                clip = step.settings.clip_grad
+                norm = torch.nn.utils.clip_grad_norm_(step.params, clip if clip else math.inf)
+                ok = bool(torch.isfinite(norm))
+            if self.info.world_size > 1:  # every rank must agree to skip, or the ranks drift apart
+                flag = torch.tensor([0.0 if ok else 1.0])
+                ok = float(distributed.all_reduce_sum(flag, self.info)) == 0.0
+            if not ok:
+                if self.scaler is not None and loss_was_finite:
+                    self.scaler.update()  # an fp16 overflow: let the scaler lower its scale
+                step.optimizer.zero_grad(set_to_none=True)
+                all_ok = False
+                continue
+            if self.scaler is not None:
+                self.scaler.step(step.optimizer)
+                self.scaler.update()
+            else:
+                step.optimizer.step()
+            stats.add(step.name, loss, len(batch))
+        self.state["step"] += 1
+        return all_ok
+
+    # -- one epoch -------------------------------------------------------------------------
+    def run_epoch(self, epoch: int) -> tuple[EpochStats, float]:
+        cfg, device = self.cfg, self.device
+        from vaekit.training.progress import EpochProgress  # rich is imported only when training
+
+        t0 = time.perf_counter()
+        self.net.train()
+        # Dynamic binarisation: a fresh draw of the training set every epoch (Burda et al. 2015).
+        x_epoch = (binarize(self.x_train_cpu, "dynamic", generator=self.shuffle_gen).to(device)
+                   if cfg.data.binarize == "dynamic" else self.x_train)
+        batches = batch_indices(
+            self.n, cfg.train.batch_size, shuffle=True, generator=self.shuffle_gen,
+            rank=self.info.rank, world_size=self.info.world_size,
+        )
+        stats = EpochStats()
+        consecutive_bad = 0
+        with EpochProgress(f"Epoch {epoch}/{cfg.train.epochs}", len(batches), enabled=self.progress and self.info.is_main) as bar:
+            for i, idx in enumerate(batches):
+                idx = idx.to(device)
+                batch = Batch(x_epoch[idx], None if self.y_train is None else self.y_train[idx])
+                if self.train_step(batch, self.step_context(i), stats):
+                    consecutive_bad = 0
+                else:
+                    stats.skipped += 1
+                    consecutive_bad += 1
+                    if consecutive_bad >= cfg.train.max_bad_steps:
+                        self._too_many_bad_steps(consecutive_bad, epoch)
+                bar.advance()
+        for name in stats.sums:
+            stats.sums[name] = distributed.all_reduce_sum(stats.sums[name], self.info)
+        return stats, time.perf_counter() - t0
+
+    def _too_many_bad_steps(self, count: int, epoch: int) -> None:
+        out, done = self.out, self.state["epoch"]
+        kept = (f"the last good state (epoch {done}) is kept in {out}" if done
+                else f"no epoch finished, so nothing was kept (the same --out {out} can be reused)")
+        raise TrainingError(
+            f"{count} training steps in a row gave a non-finite loss or gradient (epoch {epoch}); {kept}. "
+            "Try a lower --set train.lr, --set train.clip_grad=1.0, a smaller latent or a different likelihood, "
+            "and check the data"
+        )
+
+    def metrics_row(self, epoch: int, stats: EpochStats, seconds: float) -> dict[str, Any]:
+        val = validation_terms(self.model, self.objective, self.val, self.cfg.train.batch_size, self.n)
+        row: dict[str, Any] = {"epoch": epoch}
+        for step, names in stats.names.items():
+            count = max(1.0, stats.examples[step] * self.info.world_size)
+            prefix = "train_" if step == MAIN_STEP else f"train_{step}_"
+            row.update({f"{prefix}{n}": float(v) / count for n, v in zip(names, stats.sums[step])})
+        for key in ("loss", "recon", "kl"):
+            row.setdefault(f"train_{key}", math.nan)  # every step of the epoch was skipped
+        row.update({f"val_{k}": v for k, v in val.items()})
+        ctx = self.step_context(self.steps_per_epoch)
+        for step in self.steps:
+            row["lr" if step.name == MAIN_STEP else f"lr_{step.name}"] = step.optimizer.param_groups[0]["lr"]
+        if hasattr(self.objective, "kl_weight"):
+            row["kl_weight"] = self.objective.kl_weight(ctx)
+        examples = stats.examples.get(MAIN_STEP, 0.0) * self.info.world_size
+        row.update(
+            seconds=seconds, samples_per_s=examples / seconds, skipped_steps=stats.skipped,
+            threads=torch.get_num_threads() if self.device.type == "cpu" else None, world_size=self.info.world_size,
+        )
+        return row
+
+    def end_epoch(self, epoch: int, row: dict[str, Any]) -> bool:
+        """Record the epoch, update early stopping, write files; True if training should stop."""
+        out, cfg, state = self.out, self.cfg, self.state
+        self.metrics.append(row)
+        improved = row["val_loss"] < state["best_val"]
+        if improved:
+            state["best_val"], state["bad_epochs"] = row["val_loss"], 0
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch
+        stopped_early = bool(cfg.train.early_stopping and state["bad_epochs"] >= cfg.train.early_stopping)
+        if stopped_early:
+            state["finished"], state["early_stopped"] = True, True
+        elif epoch >= cfg.train.epochs:
+            state["finished"] = True
+        if self.info.is_main:
+            # Order matters for a kill at any moment: weights, then metrics, then the checkpoint
+            # that marks the epoch done. A resume truncates metrics to the checkpoint's epoch.
+            if improved or not (out / rundir.MODEL).exists():
+                rundir.save_tensors(out / rundir.MODEL, self.model.state_dict(),
+                                    metadata={"epoch": str(epoch), "format_version": str(FORMAT_VERSION)})
+            rundir.write_metrics(out, self.metrics)
+            save_checkpoint(
+                out / rundir.CHECKPOINT, model=self.model, objective=self.objective,
+                optimizers={s.name: s.optimizer for s in self.steps}, shuffle_gen=self.shuffle_gen,
+                scaler=self.scaler, state=state,
+            )
+        distributed.barrier(self.info)
+        return stopped_early
+
+
 def fit(
     config: Config, out: Path, *, resume: bool = False, on_epoch: EpochCallback | None = None,
     stop_after: int | None = None, progress: bool = True,
@@ -103,201 +376,38 @@ def fit(
     "N epochs" and "k epochs, then resume" can be compared.
     """
     out = Path(out)
-    cfg = config
-    device = resolve_device(cfg.train.device)
-    info = distributed.setup(device)
-    if device.type == "cuda" and info.world_size > 1:
-        device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
-    if cfg.train.batch_size % info.world_size:
-        raise ConfigError(
-            f"train.batch_size={cfg.train.batch_size} is the global batch and must divide evenly over "
-            f"{info.world_size} processes"
-        )
-
-    # Everything that can fail on bad input happens before the first file is written.
-    splits = load_splits(cfg.data)
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model, splits.info.shape, splits.info.levels).to(device)
-    if device.type == "cpu":
-        torch.set_num_threads(cfg.train.threads or auto_threads(model, cfg.train.batch_size // info.world_size))
-    objective = build_objective(cfg.objective)
-    opt_cls = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
-    # The fused (single-kernel) Adam update: measured 1.28x training throughput on reference-mlp
-    # (2 CPU threads, bench/step_overheads.py) against the default multi-tensor one; same maths.
-    fused = device.type in {"cpu", "cuda"}
-    optimizer = opt_cls(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=fused)
-    shuffle_gen = torch.Generator().manual_seed(cfg.train.seed)
-
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0, "finished": False}
-    metrics: list[dict[str, Any]] = []
-    if resume:
-        tensors, meta = load_checkpoint(out / rundir.CHECKPOINT)
-        state = restore(tensors, meta, model=model, optimizer=optimizer, shuffle_gen=shuffle_gen, path=out / rundir.CHECKPOINT)
-        if state["finished"] and state.get("early_stopped"):
-            raise RunDirError(f"{out} stopped early at epoch {state['epoch']} (no better validation loss); it is finished")
-        if state["epoch"] >= cfg.train.epochs:
-            raise RunDirError(
-                f"{out} has already trained {state['epoch']} of {cfg.train.epochs} epochs; "
-                f"pass --epochs N with N > {state['epoch']} to train further"
-            )
-        metrics = [m for m in rundir.read_metrics(out) if m["epoch"] <= state["epoch"]]
-        state["finished"] = False
-        if info.is_main:
-            remove_stale_temp_files(out)
-    elif info.is_main:
-        _prepare_dir(out)
-        rundir.write_json(out / rundir.DATASET, dataset_description(splits))
-    if info.is_main:
-        rundir.write_json(out / rundir.CONFIG, cfg.to_dict())
-    distributed.barrier(info)
-
-    if cfg.train.compile:
-        # Compile the nets in place (state-dict keys unchanged, so checkpoints stay portable);
-        # the distributions around them stay eager.
-        model.encoder.compile()
-        model.decoder.compile()
-    scaler = torch.amp.GradScaler(device.type) if cfg.train.precision == "fp16" else None
-    net: torch.nn.Module = model
-    if info.world_size > 1:
-        net = DistributedDataParallel(model, device_ids=[info.local_rank] if device.type == "cuda" else None)
-
-    x_train = splits.train.x
-    if cfg.data.binarize == "static":
-        x_train = static_train_view(x_train, cfg.data)
-    x_train_cpu = x_train  # binarised on the CPU with the CPU generator, then moved
-    x_train = x_train.to(device)
-    x_val = eval_view(splits.val.x, cfg.data).to(device)
-
-    n = x_train.shape[0]
-    steps_per_epoch = len(batch_indices(n, cfg.train.batch_size, shuffle=False, drop_last=False))
-    total_steps = steps_per_epoch * cfg.train.epochs
-
-    def set_lr(step: int) -> float:
-        lr = cfg.train.lr * lr_factor(
-            step, total_steps=total_steps, warmup_steps=cfg.train.warmup_steps,
-            min_ratio=cfg.train.min_lr_ratio, kind=cfg.train.schedule,
-        )
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        return lr
-
+    trainer = Trainer(config, out, resume=resume, progress=progress)
     stopped_early = False
     epochs_this_call = 0
-    from vaekit.training.progress import EpochProgress  # rich is imported only when training
-
-    while state["epoch"] < cfg.train.epochs:
-        epoch = state["epoch"] + 1
-        t0 = time.perf_counter()
-        net.train()
-        # Dynamic binarisation: a fresh draw of the training set every epoch (Burda et al. 2015).
-        x_epoch = binarize(x_train_cpu, "dynamic", generator=shuffle_gen).to(device) if cfg.data.binarize == "dynamic" else x_train
-        batches = batch_indices(
-            n, cfg.train.batch_size, shuffle=True, generator=shuffle_gen, rank=info.rank, world_size=info.world_size,
-        )
-        sums = torch.zeros(4, dtype=torch.float64)  # loss, recon, kl (sums over examples), examples
-        skipped, consecutive_bad = 0, 0
-        lr = optimizer.param_groups[0]["lr"]
-        with EpochProgress(f"Epoch {epoch}/{cfg.train.epochs}", len(batches), enabled=progress and info.is_main) as bar:
-            for idx in batches:
-                x = x_epoch[idx.to(device)]
-                lr = set_lr(state["step"])
-                with _autocast(device, cfg.train.precision):
-                    loss = objective(net, x, progress=state["epoch"] + (bar.done / max(1, len(batches))))
-                # One host sync per step for the finiteness check: negligible on the CPU (no
-                # asynchronous queue to drain) and what makes "skip the step" exact.
-                ok = loss_was_finite = bool(torch.isfinite(loss.total))
-                optimizer.zero_grad(set_to_none=True)
-                if ok:
-                    if scaler is not None:
-                        scaler.scale(loss.total).backward()
-                        scaler.unscale_(optimizer)
-                    else:
-                        loss.total.backward()
-                    norm = torch.nn.utils.clip_grad_norm_(
-                        model.parameters(), cfg.train.clip_grad if cfg.train.clip_grad else math.inf
-                    )
-                    ok = bool(torch.isfinite(norm))
-                if info.world_size > 1:  # every rank must agree to skip, or the ranks drift apart
-                    flag = torch.tensor([0.0 if ok else 1.0])
-                    ok = float(distributed.all_reduce_sum(flag, info)) == 0.0
-                state["step"] += 1
-                if not ok:
-                    if scaler is not None and loss_was_finite:
-                        scaler.update()  # an fp16 overflow: let the scaler lower its scale
-                    skipped += 1
-                    consecutive_bad += 1
-                    optimizer.zero_grad(set_to_none=True)
-                    if consecutive_bad >= cfg.train.max_bad_steps:
-                        kept = (f"the last good state (epoch {state['epoch']}) is kept in {out}" if state["epoch"]
-                                else f"no epoch finished, so nothing was kept (the same --out {out} can be reused)")
-                        raise TrainingError(
-                            f"{consecutive_bad} training steps in a row gave a non-finite loss or gradient "
-                            f"(epoch {epoch}); {kept}. Try a lower --set train.lr, "
-                            "--set train.clip_grad=1.0, a smaller latent or a different likelihood, and check the data"
-                        )
-                    bar.advance()
-                    continue
-                consecutive_bad = 0
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                b = x.shape[0]
-                sums += torch.stack([loss.terms["loss"].double() * b, loss.terms["recon"].double() * b,
-                                     loss.terms["kl"].double() * b, torch.tensor(float(b), dtype=torch.float64)])
-                bar.advance()
-        sums = distributed.all_reduce_sum(sums, info)
-        seconds = time.perf_counter() - t0
-        val = validation_terms(model, objective, x_val, cfg.train.batch_size)
-        count = max(1.0, float(sums[3]))
-        row = {
-            "epoch": epoch,
-            "train_loss": float(sums[0]) / count, "train_recon": float(sums[1]) / count, "train_kl": float(sums[2]) / count,
-            "val_loss": val["loss"], "val_recon": val["recon"], "val_kl": val["kl"],
-            "lr": lr, "kl_weight": getattr(objective, "kl_weight", lambda p: 1.0)(epoch),
-            "seconds": seconds, "samples_per_s": float(sums[3]) / seconds, "skipped_steps": skipped,
-            "threads": torch.get_num_threads() if device.type == "cpu" else None, "world_size": info.world_size,
-        }
-        metrics.append(row)
-        improved = val["loss"] < state["best_val"]
-        if improved:
-            state["best_val"], state["bad_epochs"] = val["loss"], 0
-        else:
-            state["bad_epochs"] += 1
-        state["epoch"] = epoch
-        if cfg.train.early_stopping and state["bad_epochs"] >= cfg.train.early_stopping:
-            stopped_early = True
-            state["finished"], state["early_stopped"] = True, True
-        elif epoch >= cfg.train.epochs:
-            state["finished"] = True
-        if info.is_main:
-            # Order matters for a kill at any moment: weights, then metrics, then the checkpoint
-            # that marks the epoch done. A resume truncates metrics to the checkpoint's epoch.
-            if improved or not (out / rundir.MODEL).exists():
-                rundir.save_tensors(out / rundir.MODEL, model.state_dict(), metadata={"epoch": str(epoch)})
-            rundir.write_metrics(out, metrics)
-            save_checkpoint(out / rundir.CHECKPOINT, model=model, optimizer=optimizer, shuffle_gen=shuffle_gen, state=state)
-            if on_epoch:
-                on_epoch(row)
-        distributed.barrier(info)
+    while trainer.state["epoch"] < trainer.cfg.train.epochs:
+        epoch = trainer.state["epoch"] + 1
+        stats, seconds = trainer.run_epoch(epoch)
+        row = trainer.metrics_row(epoch, stats, seconds)
+        stopped_early = trainer.end_epoch(epoch, row)
+        if trainer.info.is_main and on_epoch:
+            on_epoch(row)
         epochs_this_call += 1
         if stopped_early or (stop_after is not None and epochs_this_call >= stop_after):
             break
-    return FitResult(run_dir=out, metrics=metrics, stopped_early=stopped_early, splits=splits, model=model, config=cfg, dist=info)
+    return FitResult(
+        run_dir=out, metrics=trainer.metrics, stopped_early=stopped_early, splits=trainer.splits,
+        model=trainer.model, config=trainer.cfg, dist=trainer.info,
+    )
 
 
 @torch.no_grad()
-def validation_terms(model: torch.nn.Module, objective: Any, x: torch.Tensor, batch_size: int) -> dict[str, float]:
-    """The objective's terms on the validation set (warm-up finished), nats per example."""
+def validation_terms(
+    model: torch.nn.Module, objective: torch.nn.Module, data: Batch, batch_size: int, n_train: int = 0,
+) -> dict[str, float]:
+    """The objective's main-step terms on the validation set (warm-up finished), nats per example."""
     was_training = model.training
     model.eval()
-    sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start : start + batch_size]
-        terms = objective(model, xb).terms
-        for key in sums:
-            sums[key] += float(terms[key]) * xb.shape[0]
+    ctx = StepContext.evaluation(n_train)
+    sums: dict[str, float] = {}
+    for start in range(0, len(data), batch_size):
+        batch = data[start : start + batch_size]
+        terms = objective(model, batch, ctx).terms
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0.0) + float(value) * len(batch)
     model.train(was_training)
-    return {k: v / max(1, x.shape[0]) for k, v in sums.items()}
+    return {k: v / max(1, len(data)) for k, v in sums.items()}

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli, Distribution, Independent
 
+from vaekit.core.build import BuildContext
 from vaekit.parts.registries import LIKELIHOODS
 
 
@@ -19,9 +20,9 @@ class BernoulliLikelihood(nn.Module):
     params_per_element = 1
     discrete = True
 
-    def __init__(self, shape: tuple[int, ...], **_: object) -> None:
+    def __init__(self, ctx: BuildContext) -> None:
         super().__init__()
-        self.event_dims = len(shape)
+        self.event_dims = len(ctx.shape)
 
     def forward(self, params: torch.Tensor) -> Distribution:
         logits = params.select(-self.event_dims - 1, 0)  # (..., *shape)

@@ -9,11 +9,14 @@ discrete grid cannot run off to infinity. ``log_prob`` is a *density* (nats), no
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
+from vaekit.core.build import BuildContext
 from vaekit.parts.registries import LIKELIHOODS
 
 MIN_SCALE = 1e-3
@@ -23,9 +26,9 @@ MIN_SCALE = 1e-3
 class GaussianLikelihood(nn.Module):
     discrete = False
 
-    def __init__(self, shape: tuple[int, ...], variance: str = "per_pixel", **_: object) -> None:
+    def __init__(self, ctx: BuildContext, *, variance: Literal["per_pixel", "shared"] = "per_pixel") -> None:
         super().__init__()
-        self.event_dims = len(shape)
+        self.event_dims = len(ctx.shape)
         self.variance = variance
         self.params_per_element = 2 if variance == "per_pixel" else 1
         if variance == "shared":

@@ -16,6 +16,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, constraints
 
 from vaekit.core.errors import ConfigError
+from vaekit.core.build import BuildContext
 from vaekit.parts.registries import LIKELIHOODS
 
 
@@ -65,14 +66,15 @@ class DiscretizedLogisticLikelihood(nn.Module):
     params_per_element = 2
     discrete = True
 
-    def __init__(self, shape: tuple[int, ...], levels: int | None = None, **_: object) -> None:
+    def __init__(self, ctx: BuildContext) -> None:
         super().__init__()
+        levels = ctx.levels
         if levels is None or levels < 2:
             raise ConfigError(
                 "model.likelihood='logistic' needs data on a discrete grid (e.g. 8-bit images), but this "
                 "dataset is continuous; use --set model.likelihood=gaussian"
             )
-        self.event_dims = len(shape)
+        self.event_dims = len(ctx.shape)
         self.levels = levels
 
     def forward(self, params: torch.Tensor) -> Distribution:

@@ -1,3 +1,3 @@
-"""Encoder and decoder networks (MLP and convolutional)."""
+"""Encoder/decoder families (MLP and convolutional), registered in ``NETS``."""
 
 from vaekit.parts.nets import conv, mlp  # noqa: F401  (registration)

@@ -5,13 +5,19 @@ from __future__ import annotations
 import pydantic
 import pytest
 
+from vaekit.artifacts.complete import complete_config
 from vaekit.core.config import (
-    Config, DataConfig, ModelConfig, ObjectiveConfig, TrainConfig, load_recipe, parse_overrides, read_recipe,
-    recipe_names,
+    Config, DataConfig, TrainConfig, load_recipe, parse_overrides, read_recipe, recipe_names,
 )
 from vaekit.core.errors import ConfigError
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "train": TrainConfig}
+ALL_SECTIONS = ["data", "model", "objective", "train"]
+
+
+def resolved(raw: dict, source: str = "config") -> Config:
+    """Validate a raw config the way training does: sections, then every part spec."""
+    return complete_config(Config.from_dict(raw, source=source))
 
 
 # -- unknown keys ------------------------------------------------------------------------
@@ -27,18 +33,47 @@ def test_unknown_key_in_section_names_key_and_allowed_keys(section: str) -> None
         assert field in msg, field
 
 
+@pytest.mark.parametrize(("section", "accepted"), [
+    ("model", ["latent_dim", "net", "posterior", "prior", "likelihood", "conditional"]),
+    ("objective", ["beta", "warmup_epochs", "free_bits"]),
+])
+def test_unknown_argument_of_a_part_names_the_part_and_what_it_accepts(section: str, accepted: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolved({section: {"no_such_key": 1}})
+    msg = str(info.value)
+    assert "'no_such_key'" in msg and section in msg
+    for name in accepted:
+        assert name in msg, name
+
+
+@pytest.mark.parametrize(("override", "where", "part"), [
+    ("model.prior.components=50", "model.prior", "prior 'normal'"),
+    ("model.net.widths=[3]", "model.net", "net 'mlp'"),
+    ("model.posterior.flows=[{name='affine', depth=2}]", "model.posterior.flows[0]", "flow 'affine'"),
+])
+def test_unknown_argument_at_any_depth(override: str, where: str, part: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        complete_config(Config().with_overrides(parse_overrides([override])))
+    assert where in str(info.value) and part in str(info.value)
+
+
+def test_moved_key_gets_a_hint() -> None:
+    with pytest.raises(ConfigError, match="model.net.hidden"):
+        resolved({"model": {"hidden": [64]}})
+
+
 def test_unknown_top_level_key_names_key_and_sections() -> None:
     with pytest.raises(ConfigError) as info:
         Config.from_dict({"trian": {"epochs": 3}})
     msg = str(info.value)
     assert "'trian'" in msg
-    for section in SECTIONS:
+    for section in ALL_SECTIONS:
         assert section in msg
 
 
 def test_error_message_names_the_source() -> None:
     with pytest.raises(ConfigError, match=r"^recipe foo: "):
-        Config.from_dict({"model": {"nett": "mlp"}}, source="recipe foo")
+        Config.from_dict({"train": {"epoch": 3}}, source="recipe foo")
 
 
 def test_several_problems_are_all_reported() -> None:
@@ -57,17 +92,21 @@ def test_several_problems_are_all_reported() -> None:
         ({"train": {"epochs": 3.5}}, "train.epochs"),
         ({"train": {"batch_size": True}}, "train.batch_size"),  # bool for int
         ({"model": {"latent_dim": "8"}}, "model.latent_dim"),
+        ({"model": {"latent_dim": 8.0}}, "model.latent_dim"),
+        ({"objective": {"beta": "4"}}, "objective.beta"),
+        ({"model": {"conditional": 1}}, "model.conditional"),
         ({"train": {"lr": "1e-3"}}, "train.lr"),                # string for float
         ({"train": {"lr": True}}, "train.lr"),                  # bool for float
-        ({"model": {"hidden": "64,32"}}, "model.hidden"),       # string for list
-        ({"model": {"hidden": [64, "32"]}}, "model.hidden"),
+        ({"model": {"net": {"name": "mlp", "hidden": "64,32"}}}, "model.net.hidden"),  # string for list
+        ({"model": {"net": {"name": "mlp", "hidden": [64, "32"]}}}, "model.net.hidden"),
+        ({"model": {"net": 3}}, "model.net"),
         ({"data": {"name": 3}}, "data.name"),                   # int for str
         ({"train": "fast"}, "train"),                           # scalar for a section
     ],
 )
 def test_wrong_type_raises_config_error(raw: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        Config.from_dict(raw)
+        resolved(raw)
 
 
 def test_int_is_accepted_for_float() -> None:
@@ -80,35 +119,46 @@ def test_int_is_accepted_for_float() -> None:
         ({"train": {"epochs": 0}}, "train.epochs"),
         ({"train": {"lr": 0.0}}, "train.lr"),
         ({"objective": {"beta": -1.0}}, "objective.beta"),
-        ({"model": {"hidden": []}}, "model"),
-        ({"model": {"hidden": [64, 0]}}, "model"),
+        ({"model": {"net": {"name": "mlp", "hidden": []}}}, "model.net"),
+        ({"model": {"net": {"name": "mlp", "hidden": [64, 0]}}}, "model.net"),
+        ({"model": {"latent_dim": 0}}, "model.latent_dim"),
         ({"data": {"val_fraction": 0.5}}, "data.val_fraction"),
     ],
 )
 def test_out_of_range_values_raise(raw: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        Config.from_dict(raw)
+        from vaekit.core.build import BuildContext
+        from vaekit.models import build_model
+        from vaekit.objectives import build_objective
+
+        cfg = resolved(raw)  # range checks of parts run when they are built
+        ctx = BuildContext(shape=(1, 8, 8), levels=17)
+        build_model(cfg.model, ctx)
+        build_objective(cfg.objective, ctx)
 
 
 @pytest.mark.parametrize(
     ("section", "key", "bad", "allowed"),
     [
-        ("model", "net", "cnn", ["mlp", "conv"]),
-        ("model", "variance", "diag", ["per_pixel", "shared"]),
-        ("model", "activation", "elu", ["relu", "gelu", "silu", "tanh"]),
+        ("model", "net", "cnn", ["mlp", "conv"]),  # a part name: the registry lists the choices
+        ("model", "likelihood.variance", "diag", ["per_pixel", "shared"]),
+        ("model", "net.activation", "elu", ["relu", "gelu", "silu", "tanh"]),
         ("data", "binarize", "yes", ["none", "static", "dynamic"]),
         ("train", "optimizer", "sgd", ["adam", "adamw"]),
         ("train", "schedule", "step", ["cosine", "constant"]),
     ],
 )
 def test_literal_mismatch_lists_allowed_values(section: str, key: str, bad: str, allowed: list[str]) -> None:
+    overrides = {"likelihood.variance": {"likelihood": {"name": "gaussian", "variance": bad}},
+                 "net.activation": {"net": {"name": "mlp", "activation": bad}}}
+    raw = {section: overrides.get(key, {key: bad})}
     with pytest.raises(ConfigError) as info:
-        Config.from_dict({section: {key: bad}})
+        resolved(raw)
     msg = str(info.value)
     assert f"{section}.{key}" in msg
     assert repr(bad) in msg
     for value in allowed:
-        assert f"'{value}'" in msg, value
+        assert f"'{value}'" in msg or f" {value}" in msg, value
 
 
 # -- overrides ---------------------------------------------------------------------------
@@ -123,8 +173,9 @@ def test_literal_mismatch_lists_allowed_values(section: str, key: str, bad: str,
         ("objective.beta=-2", -2),
         ("data.limit=true", True),
         ("data.limit=false", False),
-        ("model.hidden=[64,32]", [64, 32]),
-        ("model.hidden=[]", []),
+        ("model.net.hidden=[64,32]", [64, 32]),
+        ("model.net.hidden=[]", []),
+        ("model.posterior.flows=[{name='affine'}]", [{"name": "affine"}]),
         ("model.net=conv", "conv"),
         ('model.net="conv"', "conv"),
         ("data.name=npy:/tmp/x.npy", "npy:/tmp/x.npy"),
@@ -132,8 +183,9 @@ def test_literal_mismatch_lists_allowed_values(section: str, key: str, bad: str,
     ],
 )
 def test_parse_overrides_values(item: str, expected) -> None:
-    section, key = item.split("=", 1)[0].strip().split(".")
-    value = parse_overrides([item])[section][key]
+    value = parse_overrides([item])
+    for part in item.split("=", 1)[0].strip().split("."):
+        value = value[part]
     assert value == expected and type(value) is type(expected)
 
 
@@ -143,20 +195,47 @@ def test_parse_overrides_nests_several_items() -> None:
     }
 
 
-@pytest.mark.parametrize("item", ["noequals", "a.b.c=1", "train=1", ".lr=1", "train.=1", "=1"])
+@pytest.mark.parametrize("item", ["noequals", "a.b.c=1", "train=1", ".lr=1", "train.=1", "=1", "model..net=1"])
 def test_parse_overrides_bad_forms(item: str) -> None:
     with pytest.raises(ConfigError):
         parse_overrides([item])
 
 
 def test_overrides_apply_and_validate() -> None:
-    cfg = Config().with_overrides(parse_overrides(["train.lr=1e-3", "model.hidden=[64,32]", "train.threads=none"]))
-    assert cfg.train.lr == 1e-3 and cfg.model.hidden == (64, 32) and cfg.train.threads is None
-    assert cfg.model.net == Config().model.net  # untouched keys keep their values
+    base = complete_config(load_recipe("vae"))
+    cfg = complete_config(base.with_overrides(parse_overrides(["train.lr=1e-3", "model.net.hidden=[64,32]", "train.threads=none"])))
+    assert cfg.train.lr == 1e-3 and cfg.model["net"]["hidden"] == [64, 32] and cfg.train.threads is None
+    assert cfg.model["net"]["activation"] == base.model["net"]["activation"]  # untouched keys keep their values
+    assert cfg.model["likelihood"] == base.model["likelihood"]
     with pytest.raises(ConfigError, match="train.epochs"):
         Config().with_overrides(parse_overrides(["train.epochs=1.5"]))
     with pytest.raises(ConfigError, match="no_such"):
         Config().with_overrides(parse_overrides(["train.no_such=1"]))
+
+
+def test_changing_a_part_name_drops_the_old_parts_settings() -> None:
+    """--set model.net=conv must not carry an MLP's widths over as conv channels."""
+    base = complete_config(load_recipe("fashion"))
+    assert base.model["net"]["hidden"] == [512, 256]
+    conv = complete_config(base.with_overrides(parse_overrides(["model.net=conv"])))
+    assert conv.model["net"] == {"name": "conv", "channels": [32, 64], "activation": "relu"}
+    same = complete_config(base.with_overrides(parse_overrides(["model.net.name=mlp"])))
+    assert same.model["net"]["hidden"] == [512, 256]
+
+
+def test_format_1_config_is_migrated() -> None:
+    old = {"data": {"name": "digits"}, "model": {"net": "mlp", "hidden": [32], "latent_dim": 4, "likelihood": "gaussian",
+           "variance": "shared", "posterior": "gaussian", "prior": "normal", "activation": "relu"},
+           "objective": {"name": "elbo", "beta": 2.0, "warmup_epochs": 0.0, "free_bits": 0.0, "k": 1}, "train": {"epochs": 3}}
+    cfg = resolved(old)
+    assert cfg.model["net"] == {"name": "mlp", "hidden": [32], "activation": "relu"}
+    assert cfg.model["likelihood"] == {"name": "gaussian", "variance": "shared"}
+    assert cfg.objective["beta"] == 2.0 and "k" not in cfg.objective
+
+
+def test_newer_format_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(ConfigError, match="newer"):
+        Config.from_dict({"format_version": 99})
 
 
 # -- recipes -----------------------------------------------------------------------------
@@ -167,14 +246,25 @@ def test_there_are_recipes() -> None:
 
 @pytest.mark.parametrize("name", recipe_names())
 def test_every_recipe_loads(name: str) -> None:
-    cfg = load_recipe(name)
+    cfg = complete_config(load_recipe(name))
     assert isinstance(cfg, Config)
     raw, description = read_recipe(name)
     assert description, f"recipe {name} has no description"
-    for section, values in raw.items():  # the recipe's values are the ones in force
-        for key, value in values.items():
-            got = getattr(getattr(cfg, section), key)
-            assert got == (tuple(value) if isinstance(value, list) else value), f"{section}.{key}"
+    assert "issue" not in description.lower(), "recipe descriptions speak to users, not to the tracker"
+
+    def check(expected, got, where):  # the recipe's values are the ones in force
+        if isinstance(expected, dict):
+            got = got if isinstance(got, dict) else got.model_dump(mode="json")
+            for key, value in expected.items():
+                check(value, got[key] if not isinstance(got.get(key), str) or isinstance(value, str) else {"name": got[key]},
+                      f"{where}.{key}")
+        elif isinstance(expected, str) and isinstance(got, dict):
+            assert got["name"] == expected, where
+        else:
+            assert (list(got) if isinstance(got, tuple) else got) == expected, where
+
+    for section, values in raw.items():
+        check(values, cfg.to_dict()[section], section)
 
 
 def test_unknown_recipe_lists_recipes() -> None:
@@ -187,8 +277,8 @@ def test_unknown_recipe_lists_recipes() -> None:
 def test_recipe_file_with_bad_key(tmp_path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('description = "x"\n[model]\nlatent = 3\n')
-    with pytest.raises(ConfigError, match="model.latent"):
-        load_recipe(str(path))
+    with pytest.raises(ConfigError, match="'latent'"):
+        complete_config(load_recipe(str(path)))
 
 
 # -- round trip and immutability ---------------------------------------------------------
@@ -196,11 +286,13 @@ def test_recipe_file_with_bad_key(tmp_path) -> None:
 CONFIGS = [
     Config(),
     *[load_recipe(n) for n in recipe_names()],
-    Config.from_dict({
+    resolved({
         "data": {"name": "npy:/x.npy", "binarize": "none", "image_size": 16, "limit": 100},
-        "model": {"net": "conv", "hidden": [8, 16, 32], "likelihood": "gaussian", "variance": "shared"},
-        "objective": {"beta": 0.5, "warmup_epochs": 2.5, "free_bits": 0.25},
-        "train": {"clip_grad": None, "early_stopping": 3, "threads": 2, "optimizer": "adamw"},
+        "model": {"net": {"name": "conv", "channels": [8, 16, 32]}, "likelihood": {"name": "gaussian", "variance": "shared"},
+                  "posterior": {"name": "gaussian", "flows": ["affine"]}},
+        "objective": {"name": "elbo", "beta": 0.5, "warmup_epochs": 2.5, "free_bits": 0.25},
+        "train": {"clip_grad": None, "early_stopping": 3, "threads": 2, "optimizer": "adamw", "steps": {"model": {"lr": 1e-4}}},
+        "parent": {"run": "/tmp/x", "sha256": "ab"},
     }),
 ]
 
@@ -209,6 +301,7 @@ CONFIGS = [
 def test_config_round_trips(cfg: Config) -> None:
     again = Config.from_dict(cfg.to_dict())
     assert again == cfg
+    assert complete_config(again) == complete_config(cfg)
     assert again.to_dict() == cfg.to_dict()
     import json
 
@@ -218,15 +311,13 @@ def test_config_round_trips(cfg: Config) -> None:
 def test_partial_dict_fills_defaults() -> None:
     cfg = Config.from_dict({"train": {"epochs": 2}})
     assert cfg.train.epochs == 2
-    assert cfg.model == ModelConfig() and cfg.train.lr == TrainConfig().lr
+    assert cfg.model == {"name": "vae"} and cfg.train.lr == TrainConfig().lr
 
 
 @pytest.mark.parametrize(("obj", "field", "value"), [
     (Config(), "train", TrainConfig()),
     (Config().train, "lr", 1.0),
-    (Config().model, "hidden", (1,)),
     (Config().data, "name", "x"),
-    (Config().objective, "beta", 2.0),
 ])
 def test_config_objects_are_frozen(obj, field: str, value) -> None:
     before = getattr(obj, field)
@@ -235,8 +326,7 @@ def test_config_objects_are_frozen(obj, field: str, value) -> None:
     assert getattr(obj, field) == before
 
 
-def test_configs_are_hashable_values() -> None:
-    assert hash(Config()) == hash(Config())
+def test_configs_are_values() -> None:
     assert Config() == Config.from_dict({})
 
 

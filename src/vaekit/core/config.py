@@ -129,6 +129,8 @@ class Config(_Section):
                 raw[key] = {"name": raw[key]}
             if key in raw and not isinstance(raw[key], dict):
                 raise ConfigError(f"{source}: {key} must be a table with a name; got {raw[key]!r}")
+            if key in raw and "name" not in raw[key]:  # a partial section: the default part
+                raw[key] = {**(DEFAULT_MODEL if key == "model" else DEFAULT_OBJECTIVE), **raw[key]}
         try:
             return cls.model_validate({k: (v if k in ("model", "objective") else _lists_to_tuples(v)) for k, v in raw.items()})
         except ValidationError as err:
@@ -152,7 +154,8 @@ def migrate(raw: dict[str, Any]) -> dict[str, Any]:
 
     The module names inside the model did not change, so format-1 weights still load."""
     model = raw.get("model")
-    if "format_version" in raw or not isinstance(model, dict) or "name" in model:
+    # A format-1 config.json always spelled out the flat model section (hidden and variance).
+    if "format_version" in raw or not isinstance(model, dict) or "name" in model or not {"hidden", "variance"} <= set(model):
         return raw
     likelihood: dict[str, Any] = {"name": model.get("likelihood", "bernoulli")}
     if likelihood["name"] == "gaussian":

@@ -115,6 +115,15 @@ def _literal_words(annotation: Any) -> set[Any]:
     return {w for a in typing.get_args(annotation) for w in _literal_words(a)}
 
 
+def _named(value: Any, default: Any) -> Any:
+    """A nested table without ``name`` (``--set model.prior.k=5`` on a config that never named
+    the prior) means the default part with those settings."""
+    if isinstance(value, dict) and "name" not in value and default is not ...:
+        base = as_table(default, "") if isinstance(default, (str, dict)) else {}
+        return {**base, **value}
+    return value
+
+
 def _settings(registry: "Registry", table: dict[str, Any], where: str) -> tuple[type, dict[str, Any]]:
     """Validate the arguments of one spec table; nested specs stay raw here."""
     cls = registry.get(table["name"], where=where)
@@ -151,6 +160,8 @@ def resolve_spec(registry: "Registry", spec: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {"name": table["name"]}
     for key, arg in constructor_args(registry.get(table["name"], where=where)).items():
         value = values[key]
+        if arg.nested is not None and not arg.nested.many:
+            value = _named(value, arg.default)
         if arg.nested is not None:
             if arg.nested.many:
                 items = value if isinstance(value, (list, tuple)) else [value]
@@ -172,7 +183,7 @@ def build_spec(registry: "Registry", spec: Any, ctx: Any, where: str) -> Any:
                 items = values[key] if isinstance(values[key], (list, tuple)) else [values[key]]
                 values[key] = tuple(resolve_spec(arg.nested.registry, v, f"{where}.{key}[{i}]") for i, v in enumerate(items))
             else:
-                values[key] = resolve_spec(arg.nested.registry, values[key], f"{where}.{key}")
+                values[key] = resolve_spec(arg.nested.registry, _named(values[key], arg.default), f"{where}.{key}")
     return cls(ctx, **values)
 
 

@@ -1,4 +1,4 @@
-"""Read ``.npy``, ``.npz`` and ``.csv`` files into raw (x, y) numpy arrays."""
+"""Read ``.npy`` and ``.npz`` files into raw (x, y) numpy arrays, and ``.csv`` files into tables."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from vaekit.core.errors import DataError
+from vaekit.data.table import Table
 
 
 def existing_file(path_text: str, kind: str) -> Path:
@@ -88,27 +89,26 @@ def _check_separator(rows: list[list[str]], path: Path) -> None:
             )
 
 
-def _text_cell_error(row: list[str], i: int, header: list[str] | None, label_col: int | None, path: Path) -> DataError:
-    """Name the column holding text, and say how to use it as labels."""
-    for j, cell in enumerate(row):
-        if j == label_col:
-            continue
-        try:
-            _parse_cell(cell)
-        except ValueError:
-            column = f"column {header[j]!r}" if header else f"column {j}"
-            ref = header[j] if header else str(j)
-            return DataError(
-                f"{path}: {column} holds text ({cell.strip()!r} in data row {i}); only numbers are allowed in feature "
-                f"columns; drop the column or, if it holds labels, add #label={ref} to the spec"
+def _check_header(header: list[str], rows: list[list[str]], path: Path) -> None:
+    """A first row taken as header whose text also appears below it, in the same text column,
+    is data: a file with text columns needs a header row."""
+    for j, name in enumerate(header):
+        below = {row[j].strip() for row in rows}
+        if name and name in below and not _is_numeric_row([name]):
+            raise DataError(
+                f"{path}: the first row looks like data, not a header ({name!r} also appears in column {j} below); "
+                "files with text columns need a header row naming the columns — add one"
             )
-    return DataError(f"{path}: data row {i} has a non-numeric value; only numbers are allowed")
 
 
-def read_csv(path_text: str, label: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a numeric CSV (header row optional); ``label`` names or indexes the label column.
+def read_csv(path_text: str) -> tuple[Table, bool]:
+    """Read a CSV with numeric and text columns into a :class:`Table` of cell strings.
 
-    Empty cells become NaN (and are then reported); whole-number data is returned as int64.
+    The first row is a header when any of its cells is not a number; without a header the
+    columns are named ``x0, x1, ...``. Rows must all have the same number of cells. An empty
+    cell is an error naming its column and row (missing values are not imputed). Which columns
+    are numeric and which categorical is decided later, by :mod:`vaekit.data.table`.
+    Returns ``(table, has_header)``.
     """
     path = existing_file(path_text, "csv")
     try:
@@ -123,27 +123,40 @@ def read_csv(path_text: str, label: str | None) -> tuple[np.ndarray, np.ndarray 
     if not rows:
         raise DataError(f"{path} has no data rows; add at least 3 rows of numbers")
     n_cols = len(header) if header else len(rows[0])
-    label_col = None if label is None else _label_index(label, header, n_cols, path)
-    features, labels = [], []
     for i, row in enumerate(rows):
         if len(row) != n_cols:
             raise DataError(f"{path}: data row {i} has {len(row)} columns, expected {n_cols}; fix the row")
-        try:
-            features.append([_parse_cell(c) for j, c in enumerate(row) if j != label_col])
-        except ValueError:
-            raise _text_cell_error(row, i, header, label_col, path) from None
-        if label_col is not None:
-            labels.append(row[label_col].strip())
-    x = np.asarray(features, dtype=np.float64)
-    if x.shape[1] == 0:
+    names = [name or f"x{j}" for j, name in enumerate(header)] if header else [f"x{j}" for j in range(n_cols)]
+    if header:
+        _check_header(header, rows, path)
+    columns = []
+    for j, name in enumerate(names):
+        cells = [row[j].strip() for row in rows]
+        empty = [i for i, cell in enumerate(cells) if cell == ""]
+        if empty:
+            raise DataError(
+                f"{path}: column {name!r} has {len(empty)} empty cell(s), first in data row index {empty[0]}; "
+                "fill in or remove those rows (vaekit does not impute missing values yet)"
+            )
+        columns.append(np.asarray(cells, dtype=str))
+    return Table(tuple(names), tuple(columns)), header is not None
+
+
+def pop_label(table: Table, label: str | None, has_header: bool, path: str) -> tuple[Table, np.ndarray | None, str | None]:
+    """Split the label column (``label`` = a name, or an index) off a table.
+
+    Labels that are all numbers are returned as float64, otherwise as strings.
+    Returns ``(features, labels, label_name)``."""
+    if label is None:
+        return table, None, None
+    header = list(table.names) if has_header else None
+    index = _label_index(label, header, len(table.names), Path(path))
+    name = table.names[index]
+    cells = table.columns[index]
+    y: np.ndarray = np.asarray(cells)
+    if _is_numeric_row([str(c) for c in cells]):
+        y = np.asarray([float(c) for c in cells])
+    rest = table.without(name)
+    if not rest.names:
         raise DataError(f"{path}: no feature columns remain after removing the label column")
-    finite = np.isfinite(x).all()
-    if finite and np.all(x == np.round(x)):
-        x = x.astype(np.int64)
-    y = None
-    if label_col is not None:
-        y_arr = np.asarray(labels)
-        if _is_numeric_row(labels) and all(label != "" for label in labels):
-            y_arr = np.asarray([float(label) for label in labels])
-        y = y_arr
-    return x, y
+    return rest, y, name

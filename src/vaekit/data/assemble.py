@@ -1,16 +1,26 @@
-"""Turn a raw (x, y) array pair into reproducible, scaled :class:`Splits`."""
+"""Turn raw arrays or tables into reproducible, preprocessed :class:`Splits`.
+
+Every loader ends here. The split is seeded and depends only on the number of examples; the
+preprocessing is either *fitted* on the training split (a fresh dataset) or, when
+``LoadOptions.preprocessing`` holds a saved one (a trained run's ``dataset.json``), *applied* as it is.
+"""
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from vaekit.core.errors import DataError
-from vaekit.data.resize import resize_images
-from vaekit.data.scaling import fit_scaler
+from vaekit.data.array_prep import ArrayPreprocessing, detect_layout, fit_array, with_resize
+from vaekit.data.preprocessing import Preprocessing
 from vaekit.data.splitting import three_way_split
+from vaekit.data.table import Table, TablePreprocessing, fit_table, label_classes
 from vaekit.data.types import ArrayData, DatasetInfo, LoadOptions, Splits
-from vaekit.data.validate import check_finite, to_class_labels, to_example_shape
+from vaekit.data.validate import to_class_labels
+
+Split = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _split(x: torch.Tensor, y: torch.Tensor | None, idx: np.ndarray) -> ArrayData:
@@ -18,45 +28,89 @@ def _split(x: torch.Tensor, y: torch.Tensor | None, idx: np.ndarray) -> ArrayDat
     return ArrayData(x=x[index].contiguous(), y=None if y is None else y[index].contiguous())
 
 
+def _seeded_split(n: int, name: str, opts: LoadOptions) -> Split:
+    return three_way_split(
+        n, seed=opts.split_seed, val_fraction=opts.val_fraction, test_fraction=opts.test_fraction, what=name,
+    )
+
+
 def finish_splits(
-    *, name: str, x: torch.Tensor, y: torch.Tensor | None, train: np.ndarray, val: np.ndarray,
-    test: np.ndarray, levels: int | None, n_classes: int | None, scaling: str, is_image: bool,
-    opts: LoadOptions,
+    *, name: str, x: torch.Tensor, y: torch.Tensor | None, split: Split, n_classes: int | None,
+    pre: Preprocessing, opts: LoadOptions,
 ) -> Splits:
-    """Index already-scaled data into splits, resize images if asked, and apply ``limit``."""
-    if opts.image_size is not None:
-        if not is_image:
-            raise DataError(f"{name} is tabular data; image_size applies only to images, so leave it unset")
-        if opts.image_size < 1:
-            raise DataError(f"image_size={opts.image_size} must be a positive number of pixels")
-        if tuple(x.shape[-2:]) != (opts.image_size, opts.image_size):
-            x = resize_images(x, opts.image_size, levels)
-            scaling += f"; resized to {opts.image_size}x{opts.image_size} (antialiased bilinear)"
+    """Index preprocessed data into splits, apply ``limit`` and describe the dataset."""
+    train, val, test = split
     if opts.limit is not None:
         if opts.limit < 1:
             raise DataError(f"limit={opts.limit} must be at least 1 (or None for all training examples)")
         train = train[: opts.limit]
     info = DatasetInfo(
-        name=name, shape=tuple(int(s) for s in x.shape[1:]), levels=levels,
-        n_classes=n_classes, scaling=scaling, is_image=is_image,
+        name=name, shape=tuple(int(s) for s in x.shape[1:]), levels=pre.levels, n_classes=n_classes,
+        scaling=pre.description, is_image=pre.kind == "image", kind=pre.kind, preprocessing=pre,
     )
     return Splits(train=_split(x, y, train), val=_split(x, y, val), test=_split(x, y, test), info=info)
 
 
-def splits_from_arrays(name: str, x_raw: np.ndarray, y_raw: np.ndarray | None, opts: LoadOptions) -> Splits:
-    """Validate, split (seeded), scale with train statistics, and wrap raw arrays as tensors."""
-    x_raw, is_image = to_example_shape(np.asarray(x_raw), name)
-    if not (np.issubdtype(x_raw.dtype, np.number) or x_raw.dtype == np.bool_):
-        raise DataError(f"{name}: data has non-numeric dtype {x_raw.dtype}; save numbers only")
-    check_finite(x_raw, name)
-    y, n_classes = (None, None) if y_raw is None else to_class_labels(y_raw, len(x_raw), name)
-    train, val, test = three_way_split(
-        len(x_raw), seed=opts.split_seed, val_fraction=opts.val_fraction,
-        test_fraction=opts.test_fraction, what=name,
+def _wrong_kind(name: str, saved: Preprocessing, got: str) -> DataError:
+    return DataError(
+        f"{name} is {got} data but the run was trained on {saved.kind} data ({saved.description}); "
+        "use data of the kind the run was trained on"
     )
-    scaler = fit_scaler(x_raw[np.sort(train)], is_image=is_image)
-    x = torch.from_numpy(scaler(x_raw))
+
+
+def _saved_array(name: str, opts: LoadOptions) -> ArrayPreprocessing | None:
+    saved = opts.preprocessing
+    if saved is None:
+        return None
+    if not isinstance(saved, ArrayPreprocessing):
+        raise _wrong_kind(name, saved, "array")
+    if opts.image_size is not None and (saved.kind != "image" or tuple(saved.shape[-2:]) != (opts.image_size,) * 2):
+        raise DataError(
+            f"image_size={opts.image_size} disagrees with the run's saved preprocessing, which gives examples of shape "
+            f"{saved.shape}; leave image_size unset"
+        )
+    return saved
+
+
+def splits_from_arrays(
+    name: str, x_raw: np.ndarray, y_raw: np.ndarray | None, opts: LoadOptions, *,
+    fixed: ArrayPreprocessing | None = None, split: Split | None = None, n_classes: int | None = None,
+) -> Splits:
+    """Validate, split (seeded, unless ``split`` is given), preprocess and wrap a raw array.
+
+    The preprocessing is the saved one in ``opts``, else ``fixed`` (a named dataset's rule),
+    else fitted on the training split (:func:`vaekit.data.array_prep.fit_array`)."""
+    x_raw = np.asarray(x_raw)
+    detect_layout(x_raw, name)
+    y, classes = (None, None) if y_raw is None else to_class_labels(y_raw, len(x_raw), name)
+    split = split or _seeded_split(len(x_raw), name, opts)
+    pre = _saved_array(name, opts)
+    if pre is None:
+        pre = with_resize(fixed or fit_array(x_raw, split[0], where=name), opts.image_size, name)
+    x = pre.apply(x_raw, where=name)
     return finish_splits(
-        name=name, x=x, y=None if y is None else torch.from_numpy(y), train=train, val=val, test=test,
-        levels=scaler.levels, n_classes=n_classes, scaling=scaler.description, is_image=is_image, opts=opts,
+        name=name, x=x, y=None if y is None else torch.from_numpy(y), split=split,
+        n_classes=n_classes if n_classes is not None else classes, pre=pre, opts=opts,
+    )
+
+
+def splits_from_table(
+    name: str, table: Table, y_raw: np.ndarray | None, opts: LoadOptions, *, label_name: str | None = None,
+    categorical: Sequence[str] = (), numeric: Sequence[str] = (),
+) -> Splits:
+    """Split (seeded), encode (:mod:`vaekit.data.table`) and wrap a table with optional labels."""
+    if opts.image_size is not None:
+        raise DataError(f"{name} is tabular data; image_size applies only to images, so leave it unset")
+    split = _seeded_split(len(table), name, opts)
+    pre = opts.preprocessing
+    if pre is None:
+        label = None if label_name is None else {"name": label_name, "classes": label_classes(y_raw)}
+        pre = fit_table(table, split[0], where=name, categorical=categorical, numeric=numeric, label=label)
+    elif not isinstance(pre, TablePreprocessing):
+        raise _wrong_kind(name, pre, "table")
+    x = pre.apply(table, where=name)
+    y, n_classes = pre.encode_labels(y_raw, name)
+    return finish_splits(
+        name=name, x=x, y=None if y is None else torch.from_numpy(y), split=split, n_classes=n_classes,
+        pre=pre, opts=opts,
     )

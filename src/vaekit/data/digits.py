@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from vaekit.data.assemble import finish_splits
+from vaekit.data.array_prep import fixed_divide
+from vaekit.data.assemble import splits_from_arrays
 from vaekit.data.catalog import DATASETS, NamedSource
-from vaekit.data.splitting import three_way_split
 from vaekit.data.types import LoadOptions, Splits
 
 
@@ -20,15 +19,10 @@ def load_digits_splits(spec: str, opts: LoadOptions) -> Splits:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images = np.asarray(bunch.images, dtype=np.float32)[:, None, :, :] / 16.0
-    train, val, test = three_way_split(
-        len(images), seed=opts.split_seed, val_fraction=opts.val_fraction,
-        test_fraction=opts.test_fraction, what=spec,
-    )
-    return finish_splits(
-        name=spec, x=torch.from_numpy(np.ascontiguousarray(images)),
-        y=torch.from_numpy(np.asarray(bunch.target, dtype=np.int64)), train=train, val=val, test=test,
-        levels=17, n_classes=10, scaling="value / 16 -> [0, 1]", is_image=True, opts=opts,
+    images = np.asarray(bunch.images, dtype=np.float32)  # (N, 8, 8), whole numbers 0..16
+    rule = fixed_divide(images, span=16.0, levels=17, description="value / 16 -> [0, 1]", where=spec)
+    return splits_from_arrays(
+        spec, images, np.asarray(bunch.target, dtype=np.int64), opts, fixed=rule, n_classes=10,
     )
 
 

@@ -57,9 +57,12 @@ def collect(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     return paths, labels, [d.name for d in class_dirs]
 
 
-def read_folder(path_text: str, image_size: int | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+def read_folder(
+    path_text: str, image_size: int | tuple[int, int] | None,
+) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Load every image as uint8 (N, H, W) grayscale or (N, H, W, 3) RGB, resized to
-    ``image_size`` (default: the first image's size). Returns (x, y, description)."""
+    ``image_size`` (a square side, or ``(H, W)``; default: the first image's size).
+    Returns (x, y, description)."""
     root = Path(path_text).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist or is not a folder; check the spec 'folder:PATH'")
@@ -74,8 +77,10 @@ def read_folder(path_text: str, image_size: int | None) -> tuple[np.ndarray, np.
             "converting all of them to RGB",
             file=sys.stderr,
         )
-    if image_size is not None:
+    if isinstance(image_size, int):
         size = (image_size, image_size)
+    elif image_size is not None:
+        size = (int(image_size[1]), int(image_size[0]))  # PIL sizes are (W, H)
     else:
         size = images[0].size
     arrays = []

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from vaekit.core.errors import DataError
-from vaekit.data.assemble import finish_splits
+from vaekit.data.array_prep import fixed_divide
+from vaekit.data.assemble import splits_from_arrays
 from vaekit.data.catalog import DATASETS, NamedSource
 from vaekit.data.checksums import Checksum
 from vaekit.data.download import fetch
@@ -167,12 +167,12 @@ def load_idx_dataset(ds: IdxDataset, spec: str, opts: LoadOptions) -> Splits:
             "the files come from different datasets — replace them with one matching set"
         )
     train, val = two_way_split(len(train_x), seed=opts.split_seed, val_fraction=opts.val_fraction, what=spec)
-    x = torch.from_numpy(np.concatenate([train_x, test_x])[:, None]).float().div_(255.0)
-    y = torch.from_numpy(np.concatenate([train_y, test_y]).astype(np.int64))
+    x = np.concatenate([train_x, test_x])  # uint8 (N, H, W)
+    y = np.concatenate([train_y, test_y]).astype(np.int64)
     test = np.arange(len(train_x), len(train_x) + len(test_x))
-    return finish_splits(
-        name=spec, x=x, y=y, train=train, val=val, test=test, levels=256,
-        n_classes=max(10, int(y.max()) + 1), scaling="uint8 / 255 -> [0, 1]", is_image=True, opts=opts,
+    rule = fixed_divide(x, span=255.0, levels=256, description="uint8 / 255 -> [0, 1]", where=spec)
+    return splits_from_arrays(
+        spec, x, y, opts, fixed=rule, split=(train, val, test), n_classes=max(10, int(y.max()) + 1),
     )
 
 

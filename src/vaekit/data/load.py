@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from vaekit.core.errors import DataError
-from vaekit.data import digits, forms, idx_datasets  # noqa: F401  (register the sources)
+from typing import Any
+
+from vaekit.data import breast_cancer, digits, forms, idx_datasets  # noqa: F401  (register the sources)
 from vaekit.data.catalog import DATASETS, SPEC_FORMS
+from vaekit.data.preprocessing import Preprocessing, as_preprocessing
 from vaekit.data.types import LoadOptions, Splits
 
 
@@ -19,12 +22,16 @@ def _unknown(spec: str) -> DataError:
 def load_dataset(
     spec: str, *, split_seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.1,
     image_size: int | None = None, limit: int | None = None,
+    preprocessing: Preprocessing | dict[str, Any] | None = None,
 ) -> Splits:
     """Load a named dataset or a ``prefix:PATH`` spec into reproducible train/val/test splits.
 
     ``limit`` keeps at most that many training examples (after splitting).
+    ``preprocessing`` (a :class:`Preprocessing` or its ``to_json()`` dict, e.g. a run's
+    ``dataset.json["preprocessing"]``) is *applied* to the raw data instead of fitting a new one;
+    data that does not fit it (other shape, columns, kind) is a :class:`DataError`.
     """
-    opts = LoadOptions(split_seed, val_fraction, test_fraction, image_size, limit)
+    opts = LoadOptions(split_seed, val_fraction, test_fraction, image_size, limit, as_preprocessing(preprocessing))
     key = spec.strip()
     if key.lower() in DATASETS:
         return DATASETS.get(key.lower()).load(key, opts)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from vaekit.data.preprocessing import Preprocessing
+
+KINDS = ("image", "vector", "table")
 
 
 @dataclass(frozen=True)
@@ -14,6 +20,10 @@ class DatasetInfo:
     ``levels`` is the number of discrete intensity levels after scaling to [0, 1]
     (256 for 8-bit images, 17 for ``digits``) or ``None`` for continuous data.
     ``scaling`` is one sentence saying how raw values became the float tensor.
+    ``kind`` says what the data is: ``"image"`` (N, C, H, W), ``"vector"`` (an unnamed (N, D)
+    array scaled to [0, 1]) or ``"table"`` (named columns, standardised / one-hot encoded).
+    ``preprocessing`` is the fitted :class:`~vaekit.data.preprocessing.Preprocessing` (saved in
+    ``dataset.json`` and applied, never re-fitted, to later data).
     """
 
     name: str
@@ -22,6 +32,12 @@ class DatasetInfo:
     n_classes: int | None
     scaling: str
     is_image: bool
+    kind: str = ""
+    preprocessing: "Preprocessing | None" = None
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", "image" if self.is_image else "vector")
 
 
 @dataclass
@@ -54,3 +70,5 @@ class LoadOptions:
     test_fraction: float = 0.1
     image_size: int | None = None
     limit: int | None = None
+    preprocessing: "Preprocessing | None" = None
+    """A saved preprocessing to apply instead of fitting one."""

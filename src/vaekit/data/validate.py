@@ -1,4 +1,4 @@
-"""Checks on raw arrays: finite values, sensible shapes, usable labels."""
+"""Checks on raw arrays: finite values, usable labels (shapes: :mod:`vaekit.data.array_prep`)."""
 
 from __future__ import annotations
 
@@ -18,33 +18,6 @@ def check_finite(x: np.ndarray, where: str) -> None:
             f"{where}: {int(bad.sum())} NaN/inf value(s) in {len(rows)} example(s), "
             f"first at row index {int(rows[0])}; remove or impute them before loading"
         )
-
-
-def to_example_shape(x: np.ndarray, where: str) -> tuple[np.ndarray, bool]:
-    """Return ``x`` as (N, D) tabular or (N, C, H, W) image data, plus ``is_image``.
-
-    (N, H, W) becomes (N, 1, H, W); (N, H, W, C) with C in {1, 3, 4} becomes channels-first;
-    (N, C, H, W) with C in {1, 3, 4} is kept.
-    """
-    if x.ndim == 0 or x.size == 0 or len(x) == 0:
-        raise DataError(f"{where}: the array is empty; provide at least 3 examples")
-    if x.ndim == 2:
-        return x, False
-    if x.ndim == 3:
-        return x[:, None, :, :], True
-    if x.ndim == 4:
-        if x.shape[1] in (1, 3, 4):
-            return x, True
-        if x.shape[3] in (1, 3, 4):
-            return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), True
-        raise DataError(
-            f"{where}: 4-d array of shape {x.shape} has no channel axis of size 1, 3 or 4; "
-            "save images as (N, C, H, W) or (N, H, W, C)"
-        )
-    raise DataError(
-        f"{where}: array has {x.ndim} dimension(s) {x.shape}; expected (N, D) tabular data "
-        "or (N, H, W) / (N, H, W, C) / (N, C, H, W) images"
-    )
 
 
 def to_class_labels(y: np.ndarray, n: int, where: str) -> tuple[np.ndarray, int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from vaekit.artifacts.datasets import eval_view, load_splits
+from vaekit.artifacts.datasets import eval_view, load_splits, saved_preprocessing
+from vaekit.artifacts.rundir import DATASET
 from vaekit.artifacts.load import LoadedRun
 from vaekit.core.errors import DataError, VaekitError
 from vaekit.data import ArrayData
@@ -14,11 +15,15 @@ SPLITS = ("train", "val", "test")
 
 
 def split_data(run: LoadedRun, split: str = "test", data: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(x, y) of ``split``; ``data`` names another dataset to use instead of the run's own."""
+    """(x, y) of ``split``; ``data`` names another dataset to use instead of the run's own.
+
+    Both go through the run's saved preprocessing (``dataset.json``), applied and never re-fitted,
+    so the same raw values always give the same model inputs (a run from before preprocessing
+    was saved falls back to fitting, with a note)."""
     if split not in SPLITS:
         raise VaekitError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     cfg = run.config.data if data is None else run.config.data.model_copy(update={"name": data, "limit": None})
-    splits = load_splits(cfg)
+    splits = load_splits(cfg, preprocessing=saved_preprocessing(run.dataset, run.path / DATASET))
     if tuple(splits.info.shape) != run.shape:
         raise DataError(
             f"dataset {cfg.name!r} has examples of shape {tuple(splits.info.shape)} but the model in {run.path} "

@@ -246,7 +246,7 @@ class TablePreprocessing(Preprocessing):
     ) -> Table:
         """Encoded values (N, D) -> a :class:`Table` in original names and units.
 
-        Numeric: ``z * sd + mean`` (rounded for columns that were whole numbers). Categorical:
+        Numeric: ``z * sd + mean`` (rounded to int64 for columns that were whole numbers). Categorical:
         the category with the largest value in its slice (a probability or one-hot), or with
         ``sample=True`` a category drawn with the slice's probabilities (normalised)."""
         x = torch.as_tensor(x).detach().cpu().to(torch.float64)
@@ -257,7 +257,7 @@ class TablePreprocessing(Preprocessing):
             start, stop = col["slice"]
             if col["kind"] == "numeric":
                 values = x[:, start].numpy() * col["sd"] + col["mean"]
-                columns.append(np.round(values) if col.get("integer") else values)
+                columns.append(np.round(values).astype(np.int64) if col.get("integer") else values)
                 continue
             block = x[:, start:stop]
             if sample:

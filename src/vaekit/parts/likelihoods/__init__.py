@@ -6,4 +6,4 @@ event shape is the data shape, so ``log_prob(x)`` is the per-example log-likelih
 summed over every data element.
 """
 
-from vaekit.parts.likelihoods import bernoulli, gaussian, logistic  # noqa: F401  (registration)
+from vaekit.parts.likelihoods import bernoulli, gaussian, logistic, tabular  # noqa: F401  (registration)

@@ -17,8 +17,10 @@ import torch
 
 import vaekit
 from vaekit.artifacts import rundir
-from vaekit.artifacts.metrics import evaluate_arrays, importance_weights_stats
-from vaekit.core.config import Config, ModelConfig, ObjectiveConfig
+from vaekit.artifacts.metrics import evaluate_arrays, importance_stats
+from vaekit.core.build import BuildContext
+from vaekit.core.config import Config
+from vaekit.core.types import Batch, StepContext
 from vaekit.models import build_model
 from vaekit.objectives import build_objective
 
@@ -39,13 +41,14 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
 def trained(digits) -> torch.nn.Module:
     train, _ = digits
     torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden=(64,), latent_dim=LATENT), SHAPE)
-    objective = build_objective(ObjectiveConfig(name="elbo"))
+    ctx = BuildContext(shape=SHAPE, levels=2)
+    model = build_model({"name": "vae", "net": {"name": "mlp", "hidden": [64]}, "latent_dim": LATENT}, ctx)
+    objective = build_objective({"name": "elbo"}, ctx)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(0)
     for _ in range(400):
         batch = train[torch.randint(0, len(train), (64,), generator=gen)]
-        loss = objective(model, batch)
+        loss = objective(model, Batch(batch), StepContext())
         opt.zero_grad()
         loss.total.backward()
         opt.step()
@@ -55,7 +58,7 @@ def trained(digits) -> torch.nn.Module:
 
 def _evaluate(model, x, *, k: int, seed: int, chunk: int = 100) -> dict:
     torch.manual_seed(seed)
-    return evaluate_arrays(model, [x], k=k, chunk=chunk)
+    return evaluate_arrays(model, [Batch(x)], k=k, chunk=chunk)
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
@@ -123,7 +126,7 @@ def test_nll_with_one_sample_is_minus_elbo(trained, digits) -> None:
 def test_one_sample_log_mean_w_is_mean_log_w(trained, digits) -> None:
     _, test = digits
     torch.manual_seed(0)
-    stats = importance_weights_stats(trained, test, k=1, chunk=1)
+    stats = importance_stats(trained, Batch(test), k=1, chunk=1)
     assert torch.allclose(stats["log_mean_w"], stats["mean_log_w"], atol=1e-4)
 
 
@@ -134,11 +137,11 @@ def test_streaming_logsumexp_matches_direct_computation(trained, digits) -> None
     x = test[:16]
     k = 50
     torch.manual_seed(5)
-    stats = importance_weights_stats(trained, x, k=k, chunk=7)
+    stats = importance_stats(trained, Batch(x), k=k, chunk=7)
     torch.manual_seed(5)
-    with torch.no_grad():
+    with torch.no_grad():  # the same draws, chunk by chunk (each chunk draws (7, B, L) at once)
         q = trained.encode(x)
-        z = q.sample((k,))
+        z = torch.cat([q.sample((min(7, k - i),)) for i in range(0, k, 7)])
         log_px = trained.decode(z.flatten(0, 1)).log_prob(x.repeat(k, 1, 1, 1)).view(k, -1)
         log_w = log_px + trained.prior().log_prob(z) - q.log_prob(z)
     assert torch.allclose(stats["log_mean_w"], torch.logsumexp(log_w, 0) - math.log(k), atol=1e-4)
@@ -174,9 +177,9 @@ def test_batches_are_averaged_per_example(trained, digits) -> None:
     active-unit statistics are per-example averages. KL is analytic, so it agrees exactly."""
     _, test = digits
     torch.manual_seed(0)
-    whole = evaluate_arrays(trained, [test], k=5, chunk=5)
+    whole = evaluate_arrays(trained, [Batch(test)], k=5, chunk=5)
     torch.manual_seed(0)
-    parts = evaluate_arrays(trained, [test[:10], test[10:40], test[40:]], k=5, chunk=5)
+    parts = evaluate_arrays(trained, [Batch(test[:10]), Batch(test[10:40]), Batch(test[40:])], k=5, chunk=5)
     assert parts["n_examples"] == whole["n_examples"] == len(test)
     assert parts["kl"] == pytest.approx(whole["kl"], rel=1e-5)
     assert parts["kl_per_dim"] == pytest.approx(whole["kl_per_dim"], rel=1e-5)
@@ -232,13 +235,16 @@ SAVE_CASES = [
     ids=[f"{n}-{lik}-{v}-{'x'.join(map(str, s))}" for n, lik, v, s in SAVE_CASES],
 )
 def test_save_then_load_gives_identical_outputs(tmp_path: Path, net, likelihood, variance, shape) -> None:
-    cfg = Config().with_overrides({"model": {
-        "net": net, "hidden": [8, 16] if net == "conv" else [32, 16], "latent_dim": LATENT,
-        "likelihood": likelihood, "variance": variance,
-    }})
+    from vaekit.artifacts.complete import complete_config
+
+    widths = {"channels": [8, 16]} if net == "conv" else {"hidden": [32, 16]}
+    lik = {"name": likelihood, **({"variance": variance} if likelihood == "gaussian" else {})}
+    cfg = complete_config(Config().with_overrides({"model": {
+        "net": {"name": net, **widths}, "latent_dim": LATENT, "likelihood": lik,
+    }}))
     levels = 17
     torch.manual_seed(0)
-    model = build_model(cfg.model, shape, levels)
+    model = build_model(cfg.model, BuildContext(shape=shape, levels=levels))
     with torch.no_grad():  # weights no fresh init could reproduce, incl. the shared scale
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -247,7 +253,7 @@ def test_save_then_load_gives_identical_outputs(tmp_path: Path, net, likelihood,
     rundir.write_json(tmp_path / rundir.CONFIG, cfg.to_dict())
     rundir.write_json(tmp_path / rundir.DATASET, {
         "name": "synthetic", "shape": list(shape), "levels": levels, "n_classes": None,
-        "scaling": "none", "is_image": len(shape) == 3, "n_train": 1, "n_val": 1, "n_test": 1,
+        "scaling": "none", "is_image": len(shape) == 3, "n_train": 1, "n_val": 1, "n_test": 1, "format_version": 2,
     })
 
     torch.manual_seed(1)  # the loaded model's fresh init must be fully overwritten

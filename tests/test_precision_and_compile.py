@@ -13,7 +13,7 @@ import torch
 from vaekit.api import resolve_config
 from vaekit.training import fit
 
-TINY = ["data.limit=256", "model.hidden=[32]", "model.latent_dim=4", "train.threads=1", "train.batch_size=64"]
+TINY = ["data.limit=256", "model.net.hidden=[32]", "model.latent_dim=4", "train.threads=1", "train.batch_size=64"]
 
 
 def _run(tmp_path: Path, name: str, extra: list[str], epochs: int = 2) -> list[dict]:
@@ -36,8 +36,10 @@ def test_mixed_precision_trains_close_to_fp32(tmp_path: Path, precision: str) ->
 def test_autocast_keeps_log_likelihoods_in_fp32() -> None:
     from vaekit.models import build_model
 
+    from vaekit.core.build import BuildContext
+
     cfg = resolve_config("vae", overrides=TINY)
-    model = build_model(cfg.model, (1, 8, 8))
+    model = build_model(cfg.model, BuildContext(shape=(1, 8, 8)))
     x = torch.rand(5, 1, 8, 8).round()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(x)
@@ -49,9 +51,11 @@ def test_autocast_keeps_log_likelihoods_in_fp32() -> None:
 def test_compiled_nets_match_eager(tmp_path: Path) -> None:
     from vaekit.models import build_model
 
+    from vaekit.core.build import BuildContext
+
     cfg = resolve_config("vae", overrides=TINY)
     torch.manual_seed(0)
-    model = build_model(cfg.model, (1, 8, 8))
+    model = build_model(cfg.model, BuildContext(shape=(1, 8, 8)))
     x = torch.rand(16, 1, 8, 8).round()
     eager = model.decode(model.encode(x).mean).mean
     model.encoder.compile()

@@ -19,8 +19,11 @@ def evaluate(
     All log-likelihood numbers are nats per example averaged over the evaluated examples;
     ``bits_per_dim`` = nll / (D ln 2).
     """
+    # sha256 + epoch of the weights evaluated (taken before loading, so a concurrent save can
+    # only make the stamp older, never newer, than the weights): `vaekit info` checks them.
+    stamp = rundir.model_stamp(run.path if isinstance(run, LoadedRun) else Path(run)) if write else {}
     loaded = run if isinstance(run, LoadedRun) else load(run)
     result = evaluate_run(loaded, split=split, k=k, limit=limit, seed=seed, data=data)
     if write:
-        rundir.write_json(loaded.path / rundir.EVAL, result)
+        rundir.write_json(loaded.path / rundir.EVAL, {**result, **stamp})
     return result

@@ -1,14 +1,17 @@
-"""``vaekit.training``: resolve a config from recipe + overrides, train, write the report."""
+"""``vaekit.train``: resolve a config from recipe + overrides, train, write the report."""
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from vaekit.api.report import write_report
 from vaekit.artifacts import rundir
+from vaekit.artifacts.lock import RunLock, lock_applies
 from vaekit.core.config import Config, load_recipe, parse_overrides
 from vaekit.core.errors import ConfigError, RunDirError
 from vaekit.training import fit
@@ -32,12 +35,43 @@ def resolve_config(
         explicit.setdefault("train", {})["epochs"] = epochs
     if seed is not None:
         explicit.setdefault("train", {})["seed"] = seed
-    return config.with_overrides(explicit, source="arguments") if explicit else config
+    config = config.with_overrides(explicit, source="arguments") if explicit else config
+    name = absolute_data_spec(config.data.name)
+    return config.with_overrides({"data": {"name": name}}, source="data") if name != config.data.name else config
 
 
-def default_run_dir(config: Config, recipe: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{Path(recipe).stem}-{Path(config.data.name).stem}").strip("-")
-    return Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+FILE_SPECS = ("npy", "npz", "csv", "folder")
+
+
+def absolute_data_spec(spec: str) -> str:
+    """``npy:data/x.npy`` -> ``npy:/abs/data/x.npy`` (likewise npz:, csv:, folder:; a ``#label=...``
+    suffix is kept), so the stored config works from any directory."""
+    kind, sep, rest = spec.partition(":")
+    if not sep or kind not in FILE_SPECS or not rest:
+        return spec
+    path, hash_, suffix = rest.partition("#") if kind == "csv" else (rest, "", "")
+    if not path:
+        return spec
+    return f"{kind}:{os.path.abspath(os.path.expanduser(path))}{hash_}{suffix}"
+
+
+def default_run_dir(config: Config, recipe: str, *, create: bool = False) -> Path:
+    """``runs/<recipe>-<data>-<time>``; with ``create=True`` the folder is made atomically and a
+    short suffix is added while the name is taken (two runs started in the same second)."""
+    data_stem = Path(config.data.name.partition("#")[0]).stem
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{Path(recipe).stem}-{data_stem}").strip("-")
+    base = Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not create:
+        return base
+    base.parent.mkdir(parents=True, exist_ok=True)
+    candidate = base
+    for _ in range(100):
+        try:
+            candidate.mkdir(exist_ok=False)
+            return candidate
+        except FileExistsError:
+            candidate = base.with_name(f"{base.name}-{secrets.token_hex(2)}")
+    raise RunDirError(f"cannot find a free run directory name next to {base}; pass --out DIR")
 
 
 def format_epoch(row: dict[str, Any], total: int) -> str:
@@ -48,6 +82,29 @@ def format_epoch(row: dict[str, Any], total: int) -> str:
     )
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C inside :func:`train`, with the advice that fits the phase it came in."""
+
+    def __init__(self, phase: str, run_dir: Path) -> None:
+        super().__init__(phase)
+        self.phase, self.run_dir = phase, run_dir
+
+    @property
+    def advice(self) -> str:
+        if self.phase == "report":
+            return (f"interrupted while writing the report; training is finished and the weights are saved. "
+                    f"Rebuild the report with `vaekit report {self.run_dir}`")
+        if (self.run_dir / rundir.CHECKPOINT).exists():
+            return (f"interrupted; {self.run_dir} keeps its last finished epoch "
+                    f"(continue with `vaekit train --resume {self.run_dir}`)")
+        return f"interrupted before the first epoch finished; nothing to resume in {self.run_dir} (start again)"
+
+
+def format_test_metrics(ev: dict[str, Any]) -> str:
+    return (f"Test ({ev['n_examples']:,} examples, k={ev['k']}): NLL {ev['nll']:.2f} nats, "
+            f"ELBO {ev['elbo']:.2f} nats, {ev['bits_per_dim']:.4f} bits/dim")
+
+
 def train(
     recipe: str = "vae", *, data: str | None = None, epochs: int | None = None, seed: int | None = None,
     out: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None,
@@ -56,9 +113,14 @@ def train(
 ) -> Path:
     """Train a VAE and return its run directory.
 
-    ``vaekit.training()`` trains the default recipe on the embedded ``digits`` data. With
+    ``vaekit.train()`` trains the default recipe on the embedded ``digits`` data. With
     ``resume=DIR`` the run in DIR continues (``epochs`` may raise its epoch budget).
+
+    The run directory is locked (``DIR/.lock``) while this runs: a second process training,
+    resuming or reporting the same directory is refused with the holder's pid.
     """
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"--epochs (epochs=) must be at least 1 (got {epochs})")
     if resume is not None:
         run_dir = Path(resume)
         if overrides or data is not None or seed is not None:
@@ -72,25 +134,66 @@ def train(
         config = resolve_config(recipe, data=data, epochs=epochs, seed=seed, overrides=overrides)
         if device is not None:
             config = config.with_overrides({"train": {"device": device}}, source="--device")
-        run_dir = Path(out) if out is not None else default_run_dir(config, recipe)
+        if out is not None:
+            run_dir = Path(out)
+        elif lock_applies():
+            run_dir = default_run_dir(config, recipe, create=True)
+        else:  # other torchrun ranks never write; rank 0 names the folder
+            run_dir = default_run_dir(config, recipe)
         if holds_run(run_dir):
             raise RunDirError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
 
+    lock = RunLock(run_dir, action="resume" if resume is not None else "train")
+    locked = lock_applies()
+    if locked:
+        lock.acquire()
+    try:
+        return _train_locked(config, run_dir, resume=resume is not None, echo=echo, progress=progress,
+                             report=report, stop_after=stop_after)
+    finally:
+        if locked:
+            lock.release()
+            if out is not None or resume is not None:
+                lock.remove_created_if_empty()
+            elif not any(run_dir.iterdir()):  # the default folder, made above, stayed empty
+                run_dir.rmdir()
+
+
+def _train_locked(
+    config: Config, run_dir: Path, *, resume: bool, echo: Callable[[str], None] | None, progress: bool,
+    report: bool, stop_after: int | None,
+) -> Path:
+    if not resume and holds_run(run_dir):  # checked again now that we hold the lock
+        raise RunDirError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out")
     total = config.train.epochs
     # Long runs print about 25 evenly spaced epoch lines (every line is in metrics.jsonl).
     every = 1 if total <= 50 else max(1, total // 25)
 
     def on_epoch(row: dict[str, Any]) -> None:
+        # The weights changed: an earlier `vaekit evaluate` no longer describes them.
+        (run_dir / rundir.EVAL).unlink(missing_ok=True)
         if echo and (row["epoch"] % every == 0 or row["epoch"] in (1, total) or row["skipped_steps"]):
             echo(format_epoch(row, total))
-    result = fit(config, run_dir, resume=resume is not None, on_epoch=on_epoch if echo else None, progress=progress, stop_after=stop_after)
+
+    try:
+        result = fit(config, run_dir, resume=resume, on_epoch=on_epoch, progress=progress, stop_after=stop_after)
+    except KeyboardInterrupt:
+        raise Interrupted("training", run_dir) from None
     info: DistInfo = result.dist
     if result.stopped_early and echo and info.is_main:
-        echo(f"Stopped early: validation loss did not improve for {config.train.early_stopping} epochs.")
+        last = result.metrics[-1]["epoch"]
+        best = min(result.metrics, key=lambda m: m["val_loss"])
+        echo(f"Stopped early at epoch {last} of {total}: validation loss did not improve for "
+             f"{config.train.early_stopping} epochs (best {best['val_loss']:.2f} nats at epoch {best['epoch']}).")
     finished = result.stopped_early or (result.metrics and result.metrics[-1]["epoch"] >= total)
     if report and finished and info.is_main:
-        write_report(run_dir, result)
+        try:
+            metrics = write_report(run_dir, result, echo=echo)
+        except KeyboardInterrupt:
+            raise Interrupted("report", run_dir) from None
         if echo:
+            if metrics is not None:
+                echo(format_test_metrics(metrics))
             echo(f"Run directory: {run_dir}\nReport: {run_dir / rundir.REPORT}")
     teardown()
     return run_dir

@@ -13,6 +13,7 @@ Every file is written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,60 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     write_text_atomic(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def file_sha256(path: Path) -> str | None:
+    """Hex sha256 of a file's bytes (``None`` if it does not exist)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def model_stamp(run_dir: Path) -> dict[str, Any]:
+    """What ``eval.json`` records about the weights it evaluated: sha256 and epoch of ``model.safetensors``."""
+    path = Path(run_dir) / MODEL
+    try:
+        epoch = read_metadata(path).get("epoch") if path.is_file() else None
+    except RunDirError:  # a corrupt file: loading it reports that properly
+        epoch = None
+    return {"model_sha256": file_sha256(path), "model_epoch": int(epoch) if epoch and epoch.isdigit() else epoch}
+
+
+def eval_staleness(run_dir: Path, ev: dict[str, Any]) -> str | None:
+    """Why ``eval.json`` no longer describes ``model.safetensors`` (``None`` if it still does)."""
+    recorded = ev.get("model_sha256")
+    if recorded is None:
+        return "it records no model sha256 (written by an older vaekit), so it may describe older weights"
+    current = file_sha256(Path(run_dir) / MODEL)
+    if current != recorded:
+        was = f" from epoch {ev['model_epoch']}" if ev.get("model_epoch") is not None else ""
+        return f"it describes other weights{was} than the current {MODEL}"
+    return None
+
+
+def state_dict_mismatch(expected: dict[str, Any], got: dict[str, Any]) -> str:
+    """One line naming the missing and unexpected keys (and shape differences) between the
+    state dict a model expects and the one a file holds, e.g. for ``load_state_dict`` errors."""
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    shapes = sorted(
+        k for k in set(expected) & set(got)
+        if hasattr(expected[k], "shape") and hasattr(got[k], "shape") and tuple(expected[k].shape) != tuple(got[k].shape)
+    )
+
+    def few(keys: list[str]) -> str:
+        return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+
+    parts = []
+    if missing:
+        parts.append(f"missing keys: {few(missing)}")
+    if unexpected:
+        parts.append(f"unexpected keys: {few(unexpected)}")
+    if shapes:
+        parts.append("shape differs for: " + few([f"{k} {tuple(got[k].shape)} vs {tuple(expected[k].shape)}" for k in shapes]))
+    return "; ".join(parts) or "no key differs"

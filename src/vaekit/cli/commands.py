@@ -8,9 +8,13 @@ from pathlib import Path
 
 
 def _console():
+    import sys
+
     from rich.console import Console
 
-    return Console()
+    # Not a terminal (a pipe, a file, a test): no width limit, so no table is wrapped or cut at
+    # rich's default of 80 columns. In a terminal, rich fits the terminal and wraps cells.
+    return Console() if sys.stdout.isatty() else Console(width=100_000)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]):
@@ -19,7 +23,7 @@ def _table(title: str, columns: list[str], rows: list[list[str]]):
 
     table = Table(title=escape(title), title_justify="left")
     for col in columns:
-        table.add_column(escape(col))
+        table.add_column(escape(col), overflow="fold")  # wrap long cells, never cut them with "…"
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))  # formulas contain [brackets]
     return table
@@ -33,6 +37,10 @@ def _load(args: argparse.Namespace):
 
 
 def train(args: argparse.Namespace) -> int:
+    if args.epochs is not None and args.epochs < 1:
+        from vaekit.core.errors import ConfigError
+
+        raise ConfigError(f"--epochs must be at least 1 (got {args.epochs})")
     from vaekit.api import train as run_train
 
     run_train(args.recipe, data=args.data, epochs=args.epochs, seed=args.seed, out=args.out,
@@ -102,8 +110,10 @@ def reconstruct(args: argparse.Namespace) -> int:
     if output.suffix.lower() == ".npy":
         _save_images(recon, output)
     else:
-        _save_images(side_by_side(x, recon), output, nrow=8)
-    print(f"Wrote {x.shape[0]} reconstructions to {output}")
+        images, ncol = side_by_side(x, recon, cols=8)
+        _save_images(images, output, nrow=ncol)
+    layout = "" if output.suffix.lower() == ".npy" else " (rows in pairs: top row: input, bottom row: reconstruction)"
+    print(f"Wrote {x.shape[0]} reconstructions to {output}{layout}")
     return 0
 
 
@@ -181,9 +191,42 @@ def info(args: argparse.Namespace) -> int:
     console.print(_table("Metrics (nats per example)", ["epoch", "loss", "recon", "KL", "val loss", "seconds"], rows))
     if (run.path / rundir.EVAL).is_file():
         ev = rundir.read_json(run.path / rundir.EVAL)
-        console.print(f"eval.json: NLL {ev['nll']:.3f} nats (k={ev['k']}), ELBO {ev['elbo']:.3f}, "
-                      f"bits/dim {ev['bits_per_dim']:.4f}, active units {ev['active_units']}")
+        stale = rundir.eval_staleness(run.path, ev)
+        if stale:
+            console.print(f"eval.json is stale ({escape(stale)}); run `vaekit evaluate {escape(str(run.path))}` again",
+                          markup=True)
+        else:
+            console.print(f"eval.json: NLL {ev['nll']:.3f} nats (k={ev['k']}), ELBO {ev['elbo']:.3f}, "
+                          f"bits/dim {ev['bits_per_dim']:.4f}, active units {ev['active_units']}")
     return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from vaekit.api.report import write_report
+    from vaekit.api.train import format_test_metrics
+    from vaekit.artifacts.lock import RunLock, lock_applies
+    from vaekit.artifacts.load import build_from_run
+
+    run_dir = Path(args.run)
+    build_from_run(run_dir)  # a clear error for a folder that is not a run, before the lock touches it
+    lock = RunLock(run_dir, action="report")
+    if lock_applies():
+        lock.acquire()
+    try:
+        metrics = write_report(run_dir, echo=print)
+    except KeyboardInterrupt:
+        raise _Interrupted(f"interrupted; the report of {run_dir} is incomplete: run `vaekit report {run_dir}` again") from None
+    finally:
+        lock.release()
+    if metrics is not None:
+        print(format_test_metrics(metrics))
+    return 0
+
+
+class _Interrupted(KeyboardInterrupt):
+    def __init__(self, advice: str) -> None:
+        super().__init__(advice)
+        self.advice = advice
 
 
 def datasets(args: argparse.Namespace) -> int:

@@ -24,14 +24,14 @@ def _add_device(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vaekit", description="Variational autoencoders: train, evaluate, use.", epilog=EPILOG)
-    parser.add_argument("--version", action="version", version="vaekit 0.1.0")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version="vaekit 0.1.0", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (`vaekit COMMAND --help` for its options)")
 
     p = sub.add_parser("train", help="train a VAE (default: recipe 'vae' on the embedded digits data)")
     p.add_argument("--data", metavar="NAME", help="dataset name or spec (see `vaekit datasets`)")
     p.add_argument("--recipe", default="vae", metavar="NAME|PATH", help="recipe name or .toml path (see `vaekit recipes`)")
-    p.add_argument("--epochs", type=int, metavar="N")
-    p.add_argument("--seed", type=int, metavar="S")
+    p.add_argument("--epochs", type=int, metavar="N", help="number of epochs to train (at least 1; default: the recipe's)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed for initialisation and shuffling (default: the recipe's)")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<recipe>-<data>-<time>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
@@ -41,46 +41,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="ELBO, IWAE NLL, bits/dim, active units; writes DIR/eval.json")
     _add_run(p)
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which split to evaluate (default test)")
     p.add_argument("--k", type=int, default=1000, help="importance samples for the NLL (default 1000)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate the first N examples only")
     p.add_argument("--data", metavar="NAME", help="evaluate on another dataset of the same shape")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the importance samples (default 0)")
     p.set_defaults(func=commands.evaluate)
 
     p = sub.add_parser("sample", help="generate from the prior")
     _add_run(p)
-    p.add_argument("-n", type=int, default=64)
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior's standard deviation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the prior draws (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy", help="where to write the image grid or array")
     p.set_defaults(func=commands.sample)
 
     p = sub.add_parser("reconstruct", help="originals next to their reconstructions (test split)")
     _add_run(p)
-    p.add_argument("-n", type=int, default=16)
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy")
+    p.add_argument("-n", type=int, default=16, help="number of examples to reconstruct (default 16)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which split to take them from (default test)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy",
+                   help="where to write them (.png: rows of inputs, each above its row of reconstructions)")
     p.set_defaults(func=commands.reconstruct)
 
     p = sub.add_parser("interpolate", help="decode a path between two test examples' codes")
     _add_run(p)
     p.add_argument("--from", dest="source", type=int, required=True, metavar="I", help="index into the test split")
     p.add_argument("--to", dest="target", type=int, required=True, metavar="J", help="index into the test split")
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--path", default="slerp", choices=["slerp", "lerp"])
-    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.gif|.npy")
+    p.add_argument("--steps", type=int, default=10, help="number of decoded points, ends included (default 10)")
+    p.add_argument("--path", default="slerp", choices=["slerp", "lerp"], help="spherical or straight-line path (default slerp)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.gif|.npy", help="where to write the strip, animation or array")
     p.set_defaults(func=commands.interpolate)
 
     p = sub.add_parser("embed", help="posterior means (with labels when known)")
     _add_run(p)
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("-o", "--output", required=True, metavar="FILE.npy|.csv")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which split to embed (default test)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.npy|.csv", help="where to write the codes (one row per example)")
     p.set_defaults(func=commands.embed)
 
     p = sub.add_parser("info", help="config, parameter count and metrics of a run")
     _add_run(p)
     p.set_defaults(func=commands.info)
+
+    p = sub.add_parser("report", help="(re)build the pictures and report.md of a trained run")
+    p.add_argument("run", metavar="DIR", help="a run directory made by `vaekit train`")
+    p.set_defaults(func=commands.report)
 
     p = sub.add_parser("datasets", help="list datasets and whether each is available here")
     p.set_defaults(func=commands.datasets)
@@ -104,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VaekitError as err:
         print(f"vaekit: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("vaekit: interrupted; the run directory keeps its last finished epoch (resume with --resume)", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # api.train raises a KeyboardInterrupt subclass that knows the phase (training or report).
+        advice = getattr(exc, "advice", None) or "interrupted"
+        print(f"vaekit: {advice}", file=sys.stderr)
         return 130

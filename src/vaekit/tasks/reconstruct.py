@@ -13,6 +13,22 @@ def reconstruct(model: VAE, x: torch.Tensor) -> torch.Tensor:
     return model.decode(model.encode(x.to(model.device)).mean).mean.cpu()
 
 
-def side_by_side(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
-    """Interleave originals and reconstructions: (2B, *shape), pairs next to each other."""
-    return torch.stack([x, recon], dim=1).flatten(0, 1)
+def side_by_side(x: torch.Tensor, recon: torch.Tensor, cols: int = 8) -> tuple[torch.Tensor, int]:
+    """Lay originals and reconstructions out in pairs of rows: a row of up to ``cols`` inputs,
+    then the row of their reconstructions below it, and so on.
+
+    Returns ``(images, ncol)``: save ``images`` as a grid with ``nrow=ncol`` columns. A last,
+    short pair of rows is filled up with blank (mid-grey) tiles.
+    """
+    n = x.shape[0]
+    ncol = max(1, min(cols, n))
+    blocks = []
+    for start in range(0, n, ncol):
+        a, b = x[start : start + ncol], recon[start : start + ncol]
+        short = ncol - a.shape[0]
+        if short:
+            blank = torch.full((short, *x.shape[1:]), 0.5, dtype=x.dtype)
+            a, b = torch.cat([a, blank]), torch.cat([b.to(x.dtype), blank])
+        blocks += [a, b.to(x.dtype)]
+    images = torch.cat(blocks) if blocks else x[:0]
+    return images, ncol

@@ -55,11 +55,37 @@ def test_quick_tour_and_python_api_run_as_written(tmp_path: Path) -> None:
         assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
     for name in ["samples.png", "recon.png", "walk.gif", "codes.csv", "runs/tour/eval.json", "runs/iwae/report.md"]:
         assert (tmp_path / name).is_file(), name
-    (python_block,) = _blocks("python")
-    proc = subprocess.run([sys.executable, "-c", python_block], cwd=tmp_path, capture_output=True, text=True, env=_env())
-    assert proc.returncode == 0, proc.stderr
-    assert float(proc.stdout.strip().splitlines()[-1]) > 0
+
+
+def test_every_python_snippet_runs_as_written(tmp_path: Path) -> None:
+    """Every ```python block of the README, in order, each in a fresh interpreter in one temp dir
+    (a later block may use what an earlier one wrote, as a reader following along would)."""
+    blocks = _blocks("python")
+    assert len(blocks) >= 2
+    for block in blocks:
+        proc = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, env=_env())
+        assert proc.returncode == 0, f"{block}\n{proc.stderr}"
+        assert float(proc.stdout.strip().splitlines()[-1]) > 0  # each ends by printing an NLL in nats
     assert (tmp_path / "runs/api/eval.json").is_file()
+
+
+def test_documented_python_names_exist() -> None:
+    """Names the README gives as `vaekit.x.y.z` resolve to a module or an attribute."""
+    import importlib
+
+    names = set(re.findall(r"`(vaekit(?:\.\w+)+)`", README))
+    assert names
+    for dotted in sorted(names):
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            for attr in parts[cut:]:
+                assert hasattr(obj, attr), f"README names {dotted}, but {attr!r} is not in {obj!r}"
+                obj = getattr(obj, attr)
+            break
 
 
 @pytest.mark.parametrize("doc", ["README.md"])

@@ -344,3 +344,11 @@ def test_override_can_set_literal_none_string() -> None:
 def test_override_quoted_none_string_works() -> None:
     cfg = Config().with_overrides(parse_overrides(['data.binarize="none"']))
     assert cfg.data.binarize == "none"
+
+
+def test_changing_the_data_name_keeps_other_data_settings() -> None:
+    cfg = Config().with_overrides({"data": {"binarize": "none"}}).with_overrides({"data": {"name": "npy:/x.npy"}})
+    assert cfg.data.binarize == "none" and cfg.data.name == "npy:/x.npy"
+    cfg = Config().with_overrides(parse_overrides(["data.binarize=none", "model.net.hidden=[8]"]))
+    cfg = cfg.with_overrides({"data": {"name": "digits"}, "model": {"latent_dim": 3}})
+    assert cfg.data.binarize == "none" and cfg.model["net"]["hidden"] == [8] and cfg.model["latent_dim"] == 3

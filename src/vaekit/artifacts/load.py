@@ -16,12 +16,11 @@ from typing import Any
 import torch
 
 from vaekit.artifacts import rundir
+from vaekit.artifacts.datasets import check_dataset_version
 from vaekit.core.build import BuildContext
 from vaekit.core.config import FORMAT_VERSION, Config, ParentLink
 from vaekit.core.errors import RunDirError, VaekitError
 from vaekit.models import build_model
-
-DATASET_FORMAT = 2  # dataset.json versions this code reads (1: before saved preprocessing)
 
 
 @dataclass
@@ -79,9 +78,7 @@ def load_parent(config: Config, *, device: str | torch.device = "cpu", child: Pa
 
 def read_dataset(path: Path) -> dict[str, Any]:
     dataset = rundir.read_json(path / rundir.DATASET)
-    version = dataset.get("format_version", 1)
-    if not isinstance(version, int) or version > DATASET_FORMAT:
-        raise RunDirError(f"{path / rundir.DATASET} has format {version!r}, newer than this vaekit reads; upgrade vaekit")
+    check_dataset_version(dataset, path / rundir.DATASET)
     return dataset
 
 

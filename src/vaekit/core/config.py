@@ -244,6 +244,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 SECTIONS = ("data", "model", "objective", "train", "parent")
+SPEC_SECTIONS = ("model", "objective")
 
 
 NONE_WORDS = {"none", "null"}
@@ -287,19 +288,20 @@ def _lists_to_tuples(value: Any) -> Any:
     return value
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any], parts: bool = False) -> dict[str, Any]:
     """Nested merge. A part spec (a table with ``name``) given a new name by a bare string or a
     table is replaced, not merged: the old part's settings do not fit the new part."""
     out = dict(base)
     for key, value in extra.items():
         old = out.get(key)
-        is_spec = isinstance(old, dict) and "name" in old
+        # Only the model and objective subtrees hold part specs (data.name is just a setting).
+        is_spec = parts and isinstance(old, dict) and "name" in old
         if is_spec and isinstance(value, str):
             out[key] = {"name": value} if value != old["name"] else old
         elif is_spec and isinstance(value, dict) and value.get("name", old["name"]) != old["name"]:
             out[key] = dict(value)
         elif isinstance(value, dict) and isinstance(old, dict):
-            out[key] = _deep_merge(old, value)
+            out[key] = _deep_merge(old, value, parts=parts or key in SPEC_SECTIONS)
         else:
             out[key] = value
     return out

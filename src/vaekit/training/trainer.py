@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,33 @@ def _prepare_dir(out: Path) -> None:
         raise RunDirError(f"cannot write the run directory {out} ({err.strerror}); choose another --out") from None
 
 
+# Settings that only make sense for pixels: what a recipe or the default gives, replaced for
+# tables by what the data asks for (vaekit.data.default_overrides).
+IMAGE_DEFAULTS = {("data", "binarize"): "dynamic", ("model", "likelihood"): "bernoulli"}
+
+
+def data_defaults(cfg: Config, splits: Splits, *, announce: bool) -> Config:
+    """Apply the data's own defaults (tables: no binarisation, the ``tabular`` likelihood) where
+    the config holds the image defaults, which would be meaningless on standardised columns."""
+    from vaekit.data.defaults import default_overrides
+
+    wanted = default_overrides(splits.info)
+    if not wanted:
+        return cfg
+    current = cfg.to_dict()
+    changes: dict[str, dict[str, Any]] = {}
+    for (section, key), image_default in IMAGE_DEFAULTS.items():
+        value = current[section].get(key)
+        name = value.get("name") if isinstance(value, dict) else value
+        if key in wanted.get(section, {}) and name == image_default:
+            changes.setdefault(section, {})[key] = wanted[section][key]
+    if changes and announce:
+        said = ", ".join(f"{s}.{k}={v.get('name') if isinstance(v, dict) else v}" for s, kv in changes.items() for k, v in kv.items())
+        print(f"vaekit: tabular data: using {said} (binarised pixels and a Bernoulli likelihood do not fit "
+              "standardised columns; set them explicitly to override)", file=sys.stderr)
+    return cfg.with_overrides(changes, source="data defaults") if changes else cfg
+
+
 @dataclass
 class Step:
     """One named optimisation step: its optimiser, settings and parameters."""
@@ -146,12 +174,18 @@ class Trainer:
                 f"{self.info.world_size} processes"
             )
         # Everything that can fail on bad input happens before the first file is written.
+        if resume:  # the data as it was fitted then, not re-fitted
+            from vaekit.artifacts.load import read_dataset
+
+            self.splits = load_splits(cfg.data, preprocessing=read_dataset(out).get("preprocessing"))
+        else:
+            self.splits = load_splits(cfg.data)
+            cfg = data_defaults(cfg, self.splits, announce=self.info.is_main)
+        self.dataset = dataset_description(self.splits)
         cfg = complete_config(cfg)
         if cfg.parent is not None and not resume:
             cfg = cfg.model_copy(update={"parent": pin_parent(cfg.parent)})
         parent = load_parent(cfg, device=self.device, child=out)
-        self.splits = load_splits(cfg.data)
-        self.dataset = dataset_description(self.splits)
         ctx = BuildContext.from_dataset(self.dataset, parent=parent)
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg.model, ctx).to(self.device)

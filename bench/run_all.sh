@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
-# Run every vaekit-vs-pythae benchmark in turn; results land in bench/results/.
-# Needs: vaekit in `python3`, pythae in /work/pythae-venv (see bench/README.md).
-# Pass extra flags to every script via BENCH_ARGS, e.g. BENCH_ARGS="--threads 1".
+# Regenerate every benchmark table in docs/benchmarks.md under the protocol (see bench/README.md).
+#   bench/run_all.sh            # full run (idle machine!), resumes from bench/results/protocol.jsonl
+#   bench/run_all.sh --quick    # toy sizes, writes bench/results/quick.md
 set -euo pipefail
-cd "$(dirname "$0")"
-ARGS=${BENCH_ARGS:-}
-python3 train_throughput.py $ARGS
-python3 iwae_eval.py $ARGS
-python3 misc.py $ARGS
-python3 scaling.py $ARGS
-python3 time_to_quality.py $ARGS ${TTQ_ARGS:-}   # `fashion` recipe if present, else the proposed settings
+cd "$(dirname "$0")/.."
+exec python3 bench/run_all.py "$@"

@@ -352,3 +352,8 @@ def test_changing_the_data_name_keeps_other_data_settings() -> None:
     cfg = Config().with_overrides(parse_overrides(["data.binarize=none", "model.net.hidden=[8]"]))
     cfg = cfg.with_overrides({"data": {"name": "digits"}, "model": {"latent_dim": 3}})
     assert cfg.data.binarize == "none" and cfg.model["net"]["hidden"] == [8] and cfg.model["latent_dim"] == 3
+
+
+def test_changing_the_objective_name_drops_its_settings() -> None:
+    cfg = complete_config(load_recipe("vae").with_overrides(parse_overrides(["objective.name=iwae"])))
+    assert cfg.objective == {"name": "iwae", "k": 5}

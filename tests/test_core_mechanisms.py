@@ -214,3 +214,19 @@ def test_newer_run_files_are_refused_with_a_message(run_copy: Path) -> None:
     (run_copy / "config.json").write_text(json.dumps(cfg))
     rc, _, stderr = run_cli("info", run_copy)
     assert rc != 0 and "newer" in stderr and "Traceback" not in stderr
+
+
+def test_bernoulli_on_grey_levels_is_labelled_not_a_likelihood(tmp_path: Path) -> None:
+    """Every place that prints the NLL of a Bernoulli likelihood on grey pixels says it is not a
+    likelihood of the data (evaluate, info, the report, the end of training)."""
+    from vaekit.api import train
+
+    run = train(epochs=1, out=tmp_path / "grey", overrides=[*TINY, "data.binarize=none"], echo=None, progress=False)
+    assert "not a likelihood" in (run / "report.md").read_text()
+    rc, stdout, stderr = run_cli("evaluate", run, "--k", "5")
+    assert rc == 0, stderr
+    assert "not a likelihood" in stdout and "logistic" in stdout
+    rc, stdout, _ = run_cli("info", run)
+    assert "not a likelihood" in stdout
+    binarised = train(epochs=1, out=tmp_path / "binary", overrides=list(TINY), echo=None, progress=False)
+    assert "not a likelihood" not in (binarised / "report.md").read_text()

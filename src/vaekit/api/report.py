@@ -15,7 +15,7 @@ from vaekit.artifacts.load import load
 from vaekit.core.atomic import write_text_atomic
 from vaekit.core.errors import RunDirError
 from vaekit.tasks.embed import embed
-from vaekit.tasks.evaluate import evaluate_tensor
+from vaekit.tasks.evaluate import evaluate_tensor, likelihood_note
 from vaekit.tasks.generate import generate
 from vaekit.tasks.interpolate import interpolate
 from vaekit.tasks.reconstruct import reconstruct, side_by_side
@@ -41,7 +41,8 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
         test, history = result.splits.test, result.metrics
     else:
         say("Report: loading the test split...")
-        test, history = load_splits(cfg.data).test, rundir.read_metrics(run_dir)
+        test = load_splits(cfg.data, preprocessing=run.dataset.get("preprocessing")).test  # applied, not re-fitted
+        history = rundir.read_metrics(run_dir)
     if not history:
         raise RunDirError(f"{run_dir / rundir.METRICS} has no finished epoch; train the run before writing its report")
     x_test = eval_view(test.x, cfg.data)
@@ -76,7 +77,10 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
     metrics = None
     if n_test:
         say(f"Report: evaluating test NLL (k={REPORT_K}, {n_test:,} examples)...")
-        metrics = evaluate_tensor(model, x_test, k=REPORT_K)  # the test split already in memory
+        metrics = evaluate_tensor(model, x_test, y=test.y, k=REPORT_K)  # the test split already in memory
+        note = likelihood_note(run)
+        if note:
+            metrics["note"] = note
     # Pictures of an earlier report that could not be redrawn now would describe other weights.
     for stem in ("reconstructions", "interpolation", "latent_map"):
         if stem not in made:
@@ -86,16 +90,14 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
     return metrics
 
 
-def _net_text(model_cfg: Any) -> str:
-    """The encoder/decoder nets, for either config layout (``net = "mlp"`` + ``hidden``, or a
-    nested part spec ``net = {name = "mlp", hidden = [...]}``)."""
-    net = model_cfg.net
-    if isinstance(net, str):
-        return f"`{net}` nets {list(getattr(model_cfg, 'hidden', ()))}"
-    fields = dict(net.model_dump() if hasattr(net, "model_dump") else net)
-    name = fields.pop("name", "net")
-    rest = ", ".join(f"{k} {list(v) if isinstance(v, (tuple, list)) else v}" for k, v in fields.items())
-    return f"`{name}` nets" + (f" ({rest})" if rest else "")
+def spec_text(spec: Any) -> str:
+    """A part spec in one line: ``mlp (hidden [256, 128], activation relu)``."""
+    if not isinstance(spec, dict):
+        return f"{spec}"
+    fields = dict(spec)
+    name = fields.pop("name", "?")
+    rest = ", ".join(f"{k} {spec_text(v) if isinstance(v, dict) else v}" for k, v in fields.items())
+    return f"`{name}`" + (f" ({rest})" if rest else "")
 
 
 RECONSTRUCTION_CAPTION = (
@@ -116,9 +118,8 @@ def _markdown(run: Any, history: list[dict[str, Any]], ev: dict[str, Any] | None
         "",
         f"Dataset **{ds['name']}** ({ds['n_train']:,} train / {ds['n_val']:,} validation / {ds['n_test']:,} test, "
         f"shape {tuple(ds['shape'])}; {ds['scaling']}; binarisation `{cfg.data.binarize}`).",
-        f"Model: {_net_text(cfg.model)}, latent {cfg.model.latent_dim}, "
-        f"{cfg.model.likelihood} likelihood, {params:,} parameters. Objective `{obj.name}` "
-        f"(beta {getattr(obj, 'beta', 1.0)}, warm-up {getattr(obj, 'warmup_epochs', 0)} epochs, k {getattr(obj, 'k', 1)}).",
+        f"Model: {spec_text(cfg.model)}; {params:,} parameters.",
+        f"Objective: {spec_text(obj)}.",
         f"Trained {last['epoch']} epochs; best validation loss {best['val_loss']:.2f} nats at epoch {best['epoch']} "
         "(these weights are `model.safetensors`).",
         "",
@@ -141,6 +142,7 @@ def _markdown(run: Any, history: list[dict[str, Any]], ev: dict[str, Any] | None
             "",
             f"For a tighter NLL run `vaekit evaluate {run.path}` (k = 1000).",
             "",
+            *([f"**Note:** {ev['note']}.", ""] if ev.get("note") else []),
         ]
     lines += [
         "## Training curves (nats per example)",

@@ -102,7 +102,8 @@ class Interrupted(KeyboardInterrupt):
 
 def format_test_metrics(ev: dict[str, Any]) -> str:
     return (f"Test ({ev['n_examples']:,} examples, k={ev['k']}): NLL {ev['nll']:.2f} nats, "
-            f"ELBO {ev['elbo']:.2f} nats, {ev['bits_per_dim']:.4f} bits/dim")
+            f"ELBO {ev['elbo']:.2f} nats, {ev['bits_per_dim']:.4f} bits/dim"
+            + (f"\nNote: {ev['note']}." if ev.get("note") else ""))
 
 
 def train(

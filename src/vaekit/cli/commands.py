@@ -62,6 +62,8 @@ def evaluate(args: argparse.Namespace) -> int:
         ["examples", f"{m['n_examples']:,}", f"{m['split']} split of {m['dataset']}"],
     ]
     _console().print(_table(f"Evaluation of {args.run}", ["metric", "value", "meaning"], rows))
+    if m.get("note"):
+        print(f"Note: {m['note']}.")
     print(f"Wrote {Path(args.run) / 'eval.json'}")
     return 0
 
@@ -198,6 +200,8 @@ def info(args: argparse.Namespace) -> int:
         else:
             console.print(f"eval.json: NLL {ev['nll']:.3f} nats (k={ev['k']}), ELBO {ev['elbo']:.3f}, "
                           f"bits/dim {ev['bits_per_dim']:.4f}, active units {ev['active_units']}")
+            if ev.get("note"):
+                console.print(f"Note: {escape(ev['note'])}.")
     return 0
 
 

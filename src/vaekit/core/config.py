@@ -295,7 +295,7 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any], parts: bool = False
     for key, value in extra.items():
         old = out.get(key)
         # Only the model and objective subtrees hold part specs (data.name is just a setting).
-        is_spec = parts and isinstance(old, dict) and "name" in old
+        is_spec = (parts or key in SPEC_SECTIONS) and isinstance(old, dict) and "name" in old
         if is_spec and isinstance(value, str):
             out[key] = {"name": value} if value != old["name"] else old
         elif is_spec and isinstance(value, dict) and value.get("name", old["name"]) != old["name"]:

@@ -50,7 +50,7 @@ class Config:
     def make(cls, *, quick: bool, **kw) -> "Config":
         if quick:
             sizes = dict(limit=512, tp_epochs=2, pythae_epochs=1, score_k=2, score_limit=500, iwae_ref_epochs=1,
-                         iwae_n=50, iwae_k=10, sample_n=500, help_runs=2,
+                         iwae_n=50, iwae_k=10, sample_n=500, help_runs=1,
                          candidates={"fashion-1ep": ("fashion", 1), "fashion-2ep": ("fashion", 2)})
         else:
             sizes = dict(candidates={"fashion (20 ep)": ("fashion", None), "fashion, 24 ep": ("fashion", 24),
@@ -188,7 +188,7 @@ def bench_throughput(h: Harness, cfg: Config) -> str:
     if h.pending(jobs):
         h.roofline("before throughput")
     records = h.run_all(jobs)
-    if any(r["invocation"] == h.invocation for r in records):
+    if not h.quick and any(r["invocation"] == h.invocation for r in records):
         h.roofline("after throughput")
     by = _need_seeds(h, cfg, records, "throughput")
     roof, roof_stat = h.roofline_for(records)
@@ -321,7 +321,10 @@ def bench_time_to_quality(h: Harness, cfg: Config) -> str:
 
 # --------------------------------------------------------------------------- 3. IWAE evaluation
 def iwae_reference(h: Harness, cfg: Config) -> tuple[str, Job]:
-    job, run = vaekit_run(h, cfg, "iwae-reference", "reference-mlp", cfg.iwae_ref_epochs, 0)
+    if h.quick:  # the scoring template is the same tiny reference-mlp run: one training less
+        job, run = vaekit_run(h, cfg, "template", "reference-mlp", 1, 0, ["data.limit=256"])
+    else:
+        job, run = vaekit_run(h, cfg, "iwae-reference", "reference-mlp", cfg.iwae_ref_epochs, 0)
     h.run(job, need_artifacts=True)
     return run, job
 
@@ -357,7 +360,7 @@ def bench_iwae(h: Harness, cfg: Config) -> str:
     if h.pending(jobs):
         h.roofline("before iwae")
     records = h.run_all(jobs)
-    if any(r["invocation"] == h.invocation for r in records):
+    if not h.quick and any(r["invocation"] == h.invocation for r in records):
         h.roofline("after iwae")
     by = _need_seeds(h, cfg, records, "IWAE")
     roof, roof_stat = h.roofline_for(records)
@@ -424,7 +427,8 @@ def bench_misc(h: Harness, cfg: Config) -> str:
     # start-up: median of help_runs process walls after one untimed run, per seed
     def startup_job(name: str, side: str, cmd: list[str], seed: int) -> Job:
         def fn(ctx):
-            ctx.process(cmd)  # page cache
+            if not h.quick:
+                ctx.process(cmd)  # page cache
             walls = sorted(ctx.process(cmd).wall_s for _ in range(cfg.help_runs))
             return {"median_s": walls[len(walls) // 2], "walls": walls}
 
@@ -444,7 +448,7 @@ def bench_misc(h: Harness, cfg: Config) -> str:
         rows.append([f"`{name}`", Stat.of(x["figures"]["median_s"] for x in r).fmt(3)])
     help_s = Stat.of(x["figures"]["median_s"] for x in recs if x["settings"]["what"] == "vaekit --help")
     sections.append("Start-up (wall s of a fresh process; per seed the median of "
-                    f"{cfg.help_runs} runs after one untimed run):\n\n" + md_table(["command", "wall s, mean ± sd"], rows)
+                    f"{cfg.help_runs} runs after one untimed run (--quick: no untimed run)):\n\n" + md_table(["command", "wall s, mean ± sd"], rows)
                     + f"\n\nGoal `vaekit --help` ≤ 0.3 s: **{goal(help_s, Stat.of([0.3] * max(2, help_s.n)), 1.0, higher_is_better=False)}**.")
 
     # peak RSS of a 1-epoch training run

@@ -184,6 +184,8 @@ def test_quick_run_of_every_benchmark(tmp_path):
     assert second.returncode == 0, second.stderr[-4000:]
     assert len(results.read_text().splitlines()) == len(recs)
     assert " run " not in second.stderr
+    if not py:
+        pytest.skip("pythae side venv missing (run bench/setup_pythae.sh): only the vaekit side was run")
 
 
 def test_full_run_refuses_without_pythae(tmp_path):

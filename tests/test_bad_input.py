@@ -136,7 +136,7 @@ def plan_cli_jobs(cli_pool: CliPool, tiny_run: Path, d: Path) -> dict[str, Case]
                             ["nan", "row index 7"], rc=1, absent=[new("k")])
     shape_run = run_dir("shape")
     c["evaluate_wrong_shape"] = Case(["evaluate", shape_run, "--k", "5", "--data", f"npy:{tabular}"],
-                                     ["shape (5,)", "(1, 8, 8)", "same shape"], rc=1,
+                                     ["(60, 5)", "(8, 8)", "does not fit"], rc=1,
                                      absent=[shape_run / "eval.json"], untouched=[shape_run])
 
     # -- damaged run directories ----------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 TORCHRUN = shutil.which("torchrun")
 # 1,280 training examples = 20 global batches of 64, so no rank needs padding.
-COMMON = ["--set", "data.limit=1280", "--set", "train.batch_size=64", "--set", "model.hidden=[64,32]",
+COMMON = ["--set", "data.limit=1280", "--set", "train.batch_size=64", "--set", "model.net.hidden=[64,32]",
           "--set", "model.latent_dim=4", "--set", "train.threads=1"]
 # Tolerance: the ranks draw their own reparameterisation noise, so per-epoch losses differ from
 # the single-process run by Monte-Carlo noise only (observed < 0.5 %); 3 % catches a wrong

@@ -109,11 +109,12 @@ def load(path: str | Path, *, weights: str = rundir.MODEL, device: str | torch.d
     if version is not None and int(version) > FORMAT_VERSION:
         raise RunDirError(f"{path / weights} has format {version}, newer than this vaekit reads; upgrade vaekit")
     state = {k.removeprefix("model."): v for k, v in tensors.items() if weights == rundir.MODEL or k.startswith("model.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError:
         raise RunDirError(
-            f"{path / weights} does not match the model in config.json (missing keys: {', '.join(missing[:5]) or 'none'}; "
-            f"unexpected keys: {', '.join(unexpected[:5]) or 'none'}); the weights belong to another model"
-        )
+            f"{path / weights} does not match the model in config.json "
+            f"({rundir.state_dict_mismatch(model.state_dict(), state)}); the weights belong to another model"
+        ) from None
     model.to(device).eval()
     return LoadedRun(path=path, config=config, dataset=dataset, model=model, parent=parent)

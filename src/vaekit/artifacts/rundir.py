@@ -50,6 +50,10 @@ def read_json(path: Path) -> Any:
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     # safetensors refuses shared or non-contiguous storage: give it independent contiguous copies.
     clean = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    if metadata and len(metadata) > 1:
+        # safetensors stores metadata in a hash map whose order changes from process to process;
+        # one JSON entry keeps the same weights byte-identical whoever writes them.
+        metadata = {"vaekit": json.dumps(metadata, sort_keys=True)}
     with atomic_path(path) as tmp:
         save_file(clean, str(tmp), metadata=metadata)
 
@@ -68,9 +72,18 @@ def read_metadata(path: Path) -> dict[str, str]:
 
     try:
         with safe_open(str(path), framework="pt") as fh:
-            return fh.metadata() or {}
+            meta = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise RunDirError(f"{path} is corrupt ({err}); it cannot be used to resume") from None
+        raise RunDirError(f"{path} is corrupt ({err}); it cannot be used") from None
+    packed = meta.get("vaekit")
+    if packed is not None and len(meta) == 1:
+        try:
+            inner = json.loads(packed)
+        except json.JSONDecodeError:
+            inner = None
+        if isinstance(inner, dict) and "state" not in inner:  # weights' metadata, not a resume checkpoint's
+            return {str(k): str(v) for k, v in inner.items()}
+    return meta
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

@@ -70,13 +70,13 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
 
 def _load_module(module: torch.nn.Module, prefix: str, tensors: dict[str, torch.Tensor], path: Path) -> None:
     state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError:
         raise RunDirError(
             f"{path} does not fit the {prefix.rstrip('.')} described by config.json "
-            f"(missing: {', '.join(missing[:5]) or 'none'}; unexpected: {', '.join(unexpected[:5]) or 'none'}); "
-            "the run is incompatible and cannot be resumed"
-        )
+            f"({rundir.state_dict_mismatch(module.state_dict(), state)}); the run is incompatible and cannot be resumed"
+        ) from None
 
 
 def restore(

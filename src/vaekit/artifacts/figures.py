@@ -77,3 +77,125 @@ def plot_latent_map(z: np.ndarray, labels: np.ndarray | None, path: Path) -> Non
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
+
+
+MAX_COLUMN_PANELS = 30
+MAX_BARS = 12
+
+
+def _save(fig: Any, path: Path) -> None:
+    plt = _pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def plot_column_distributions(
+    columns: list[dict[str, Any]], real: dict[str, np.ndarray] | None, generated: dict[str, np.ndarray], path: Path,
+    *, max_columns: int = MAX_COLUMN_PANELS,
+) -> int:
+    """A grid of small panels, one per table column (the first ``max_columns``): histograms of
+    numeric columns (densities, shared bins), bar charts of category shares for categorical ones
+    (at most :data:`MAX_BARS` categories, the most common in the real data first). ``real`` and
+    ``generated`` map column names to values in original units; ``real`` may be None (no test
+    rows). Returns the number of panels drawn."""
+    plt = _pyplot()
+    shown = columns[:max_columns]
+    n = max(1, len(shown))
+    ncol = min(5, n)
+    nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.9 * ncol, 2.3 * nrow), squeeze=False)
+    real_colour, gen_colour = "tab:blue", "tab:orange"
+    for ax, col in zip(axes.flat, shown):
+        name = col["name"]
+        gen = np.asarray(generated[name])
+        ref = None if real is None else np.asarray(real[name])
+        if col["kind"] == "numeric":
+            gen = gen.astype(np.float64)
+            pool = np.concatenate([gen, ref.astype(np.float64)]) if ref is not None and len(ref) else gen
+            lo, hi = np.percentile(pool, [0.5, 99.5]) if len(pool) else (0.0, 1.0)
+            if ref is not None and len(ref):
+                lo, hi = min(lo, float(ref.min())), max(hi, float(ref.max()))
+            if not hi > lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            bins = np.linspace(lo, hi, 21)
+            if ref is not None and len(ref):
+                ax.hist(ref.astype(np.float64), bins=bins, density=True, color=real_colour, alpha=0.45, label="real (test)")
+            ax.hist(np.clip(gen, lo, hi), bins=bins, density=True, histtype="step", lw=1.6, color=gen_colour,
+                    label="generated")
+            ax.set_yticks([])
+        else:
+            cats = [str(c) for c in col["categories"]]
+            share = lambda values: np.array([np.mean([str(v) == c for v in values]) if len(values) else 0.0 for c in cats])
+            g = share(gen)
+            r = share(ref) if ref is not None else None
+            order = np.argsort(-(r if r is not None and len(ref) else g), kind="stable")[:MAX_BARS]
+            pos = np.arange(len(order))
+            if r is not None:
+                ax.bar(pos - 0.2, r[order], width=0.4, color=real_colour, alpha=0.6, label="real (test)")
+            ax.bar(pos + 0.2, g[order], width=0.4, color=gen_colour, alpha=0.9, label="generated")
+            ax.set_xticks(pos)
+            ax.set_xticklabels([cats[i][:10] for i in order], rotation=45, ha="right", fontsize=7)
+            ax.set_ylim(0, 1)
+        more = f" (top {MAX_BARS} of {len(col['categories'])})" if col["kind"] != "numeric" and len(col["categories"]) > MAX_BARS else ""
+        ax.set_title(f"{name[:28]}{more}", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.axis("off")
+    if shown:
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper right", fontsize=8)
+    title = "real (test split) vs generated (prior samples), original units"
+    if len(columns) > len(shown):
+        title += f" — first {len(shown)} of {len(columns)} columns"
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    _save(fig, path)
+    return len(shown)
+
+
+def correlation(x: np.ndarray) -> np.ndarray | None:
+    """Pearson correlations of the columns of (N, D); constant columns give 0 off the diagonal.
+    None with fewer than 2 rows."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        return None
+    centred = x - x.mean(axis=0)
+    sd = np.sqrt((centred**2).mean(axis=0))
+    safe = np.where(sd > 0, sd, 1.0)
+    corr = (centred / safe).T @ (centred / safe) / x.shape[0]
+    corr[:, sd == 0] = 0.0
+    corr[sd == 0, :] = 0.0
+    np.fill_diagonal(corr, 1.0)
+    return np.clip(corr, -1.0, 1.0)
+
+
+def plot_correlations(real: np.ndarray | None, generated: np.ndarray, names: list[str], path: Path) -> None:
+    """Two correlation matrices side by side: the real (test) rows and the generated rows, over
+    the encoded features ``names`` (numeric columns, one-hot categories)."""
+    plt = _pyplot()
+    d = len(names)
+    side = min(7.0, 2.5 + 0.17 * d)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1.2, side))
+    im = None
+    for ax, data, title in zip(axes, [real, generated], ["real (test split)", "generated (prior samples)"]):
+        corr = None if data is None else correlation(data)
+        if corr is None:
+            ax.text(0.5, 0.5, "too few rows", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            im = ax.imshow(corr, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
+            if d <= 40:
+                labels = [n[:18] for n in names]
+                ax.set_xticks(range(d))
+                ax.set_xticklabels(labels, rotation=90, fontsize=5)
+                ax.set_yticks(range(d))
+                ax.set_yticklabels(labels, fontsize=5)
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
+        ax.set_title(title, fontsize=10)
+    if im is not None:
+        fig.colorbar(im, ax=list(axes), shrink=0.8, label="correlation")
+    _save(fig, path)

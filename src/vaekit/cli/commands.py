@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vaekit.core.errors import VaekitError  # torch-free
+
 
 def _console():
     import sys
@@ -44,7 +46,7 @@ def train(args: argparse.Namespace) -> int:
     from vaekit.api import train as run_train
 
     run_train(args.recipe, data=args.data, epochs=args.epochs, seed=args.seed, out=args.out,
-              overrides=args.overrides or None, resume=args.resume, device=args.device)
+              overrides=args.overrides or None, resume=args.resume, device=args.device, parent=args.parent)
     return 0
 
 
@@ -77,11 +79,88 @@ def _save_images(images, output: Path, nrow: int | None = None) -> None:
         save_grid(images, output, nrow=nrow)
 
 
+class UsageError(VaekitError):
+    """Arguments that do not fit the run they are given (exit code 2, nothing written)."""
+
+    exit_code = 2
+
+
+def _usage(message: str) -> UsageError:
+    return UsageError(message)
+
+
+def _kind(run) -> str:
+    """``image``, ``vector`` or ``table``: what the run was trained on."""
+    kind = run.dataset.get("kind") or (run.dataset.get("preprocessing") or {}).get("kind")
+    if kind:
+        return str(kind)
+    return "image" if len(run.shape) == 3 else "vector"
+
+
+TABLE_SUFFIXES = {".csv", ".npy"}
+
+
+def _check_kind(run, output: Path, command: str) -> bool:
+    """True when ``output`` is a CSV of a table run; refuses suffixes that do not fit the run's data."""
+    suffix, kind = output.suffix.lower(), _kind(run)
+    if kind == "table":
+        if suffix not in TABLE_SUFFIXES:
+            raise _usage(
+                f"cannot write {output}: {run.path} was trained on a table, so `vaekit {command}` writes rows, not "
+                f"pictures; use FILE.csv (original column names and units) or FILE.npy (the encoded rows the model sees)"
+            )
+        return suffix == ".csv"
+    if suffix == ".csv":
+        other = ".png, .gif or .npy" if command == "interpolate" else ".png or .npy"
+        raise _usage(
+            f"cannot write {output}: .csv is for runs trained on a table (csv:PATH, breast-cancer); "
+            f"{run.path} was trained on {kind} data, so write {other}"
+        )
+    return False
+
+
+def _pre(run):
+    return run.dataset.get("preprocessing")
+
+
+def _split_labels(run, y):
+    """The split's labels when the run is conditional (the model needs them), else None."""
+    if not getattr(run.model, "cond_dim", 0):
+        return None
+    if y is None:
+        from vaekit.core.errors import DataError
+
+        raise DataError(f"{run.path} is a conditional run but this split has no labels; use the run's own data")
+    return y
+
+
+def _label_index(run, text: str) -> int:
+    """``--label`` as a class index: an index 0..K-1 or, for text labels, a class name."""
+    k = int(getattr(run.model, "cond_dim", 0))
+    if not k:
+        raise _usage(
+            f"--label needs a conditional run (trained with --set model.conditional=true); {run.path} is not "
+            "conditional, so its samples cannot be asked for a label"
+        )
+    classes = ((_pre(run) or {}).get("label") or {}).get("classes") or []
+    names = [str(c) for c in classes]
+    if text in names:
+        return names.index(text)
+    try:
+        index = int(text)
+    except ValueError:
+        known = f" or one of the class names {', '.join(names)}" if names else ""
+        raise _usage(f"--label {text!r} is not a class index (0 .. {k - 1}){known}") from None
+    if not 0 <= index < k:
+        raise _usage(f"--label {index} is out of range: {run.path} has {k} classes, labels 0 .. {k - 1}")
+    return index
+
+
 def sample(args: argparse.Namespace) -> int:
     from vaekit.artifacts.images import check_output
     from vaekit.core.errors import VaekitError
 
-    output = check_output(Path(args.output), {".png", ".npy"})
+    output = check_output(Path(args.output), {".png", ".npy", ".csv"})
     if args.n < 1 or args.temperature <= 0:
         raise VaekitError("-n must be at least 1 and --temperature positive")
     import torch
@@ -89,9 +168,31 @@ def sample(args: argparse.Namespace) -> int:
     from vaekit.tasks.generate import generate
 
     run = _load(args)
-    images = generate(run.model, args.n, temperature=args.temperature, generator=torch.Generator().manual_seed(args.seed))
+    as_csv = _check_kind(run, output, "sample")
+    labels, note = None, ""
+    if args.label is not None:
+        labels = torch.full((args.n,), _label_index(run, args.label), dtype=torch.long)
+        note = f", all conditioned on label {int(labels[0])}"
+    elif getattr(run.model, "cond_dim", 0):
+        labels = torch.arange(args.n) % run.model.cond_dim
+        note = f" (conditional run: labels cycle through 0 .. {run.model.cond_dim - 1}; pick one with --label)"
+    gen = torch.Generator().manual_seed(args.seed)
+    if as_csv:
+        from vaekit.tasks.tabular import free_name, generate_rows, label_values, write_csv
+
+        table, _ = generate_rows(run.model, args.n, _pre(run), generator=gen, temperature=args.temperature,
+                                 mean=args.mean, cond=labels)
+        extra = {}
+        if labels is not None:
+            name, values = label_values(_pre(run), labels)
+            extra[free_name(name, table.names)] = values
+        write_csv(output, table, extra)
+        how = "decoder means, most probable categories" if args.mean else "draws from p(x|z), seeded"
+        print(f"Wrote {args.n} generated rows ({how}) to {output}{note}")
+        return 0
+    images = generate(run.model, args.n, temperature=args.temperature, generator=gen, cond=labels)
     _save_images(images, output)
-    print(f"Wrote {args.n} samples to {output}")
+    print(f"Wrote {args.n} samples to {output}{note}")
     return 0
 
 
@@ -99,16 +200,34 @@ def reconstruct(args: argparse.Namespace) -> int:
     from vaekit.artifacts.images import check_output
     from vaekit.core.errors import VaekitError
 
-    output = check_output(Path(args.output), {".png", ".npy"})
+    output = check_output(Path(args.output), {".png", ".npy", ".csv"})
     if args.n < 1:
         raise VaekitError("-n must be at least 1")
     from vaekit.tasks.data import split_data
     from vaekit.tasks.reconstruct import reconstruct as rec, side_by_side
 
     run = _load(args)
-    x, _ = split_data(run, args.split)
-    x = x[: args.n]
-    recon = rec(run.model, x)
+    as_csv = _check_kind(run, output, "reconstruct")
+    x, y = split_data(run, args.split)
+    x, y = x[: args.n], (None if y is None else y[: args.n])
+    recon = rec(run.model, x, cond=_split_labels(run, y))
+    if as_csv:
+        from vaekit.tasks.tabular import free_name, interleave, label_values, lead_csv, to_table
+        from vaekit.core.atomic import write_text_atomic
+
+        inputs, outputs = to_table(x, _pre(run)), to_table(recon, _pre(run))
+        table = interleave(inputs, outputs)
+        n = x.shape[0]
+        lead = {free_name("row", table.names): [i for i in range(n) for _ in (0, 1)],
+                free_name("which", table.names): ["input", "reconstruction"] * n}
+        extra = {}
+        if y is not None:
+            name, values = label_values(_pre(run), y)
+            extra[free_name(name, [*table.names, *lead])] = [v for v in values for _ in (0, 1)]
+        write_text_atomic(output, lead_csv(lead, table, extra))
+        print(f"Wrote {n} inputs and their reconstructions to {output} "
+              f"(two lines per {args.split} row: which=input, then which=reconstruction: decoder means, most probable categories)")
+        return 0
     if output.suffix.lower() == ".npy":
         _save_images(recon, output)
     else:
@@ -123,7 +242,7 @@ def interpolate(args: argparse.Namespace) -> int:
     from vaekit.artifacts.images import check_output
     from vaekit.core.errors import VaekitError
 
-    output = check_output(Path(args.output), {".png", ".gif", ".npy"})
+    output = check_output(Path(args.output), {".png", ".gif", ".npy", ".csv"})
     if args.steps < 2:
         raise VaekitError("--steps must be at least 2")
     from vaekit.artifacts.images import save_gif
@@ -131,12 +250,23 @@ def interpolate(args: argparse.Namespace) -> int:
     from vaekit.tasks.interpolate import interpolate as interp
 
     run = _load(args)
-    x, _ = split_data(run, "test")
+    as_csv = _check_kind(run, output, "interpolate")
+    x, y = split_data(run, "test")
     for name, idx in (("--from", args.source), ("--to", args.target)):
         if not 0 <= idx < x.shape[0]:
             raise VaekitError(f"{name} {idx} is outside the test split (0 .. {x.shape[0] - 1})")
-    frames = interp(run.model, x[args.source], x[args.target], steps=args.steps, path=args.path)
-    if output.suffix.lower() == ".gif":
+    y = _split_labels(run, y)
+    cond = None if y is None else y[[args.source, args.target]]
+    frames = interp(run.model, x[args.source], x[args.target], steps=args.steps, path=args.path, cond=cond)
+    if as_csv:
+        from vaekit.core.atomic import write_text_atomic
+        from vaekit.tasks.tabular import free_name, lead_csv, to_table
+
+        table = to_table(frames, _pre(run))
+        lead = {free_name("step", table.names): list(range(args.steps)),
+                free_name("t", table.names): [f"{i / (args.steps - 1):.4g}" for i in range(args.steps)]}
+        write_text_atomic(output, lead_csv(lead, table))
+    elif output.suffix.lower() == ".gif":
         save_gif(frames[:, None], output)
     else:
         _save_images(frames, output, nrow=args.steps)
@@ -157,7 +287,7 @@ def embed(args: argparse.Namespace) -> int:
 
     run = _load(args)
     x, y = split_data(run, args.split)
-    z = emb(run.model, x).numpy()
+    z = emb(run.model, x, cond=_split_labels(run, y)).numpy()
     if output.suffix.lower() == ".npy":
         # With labels: a structured array is awkward for users; store labels as the last column.
         data = np.concatenate([z, y.numpy()[:, None].astype(z.dtype)], axis=1) if y is not None else z

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--parent", metavar="DIR",
+                   help="train a second stage on the finished run in DIR (same as --set parent.run=DIR): the sha256 of "
+                        "its model.safetensors is recorded, and loading this run later refuses a changed parent")
     _add_device(p)
     p.set_defaults(func=commands.train)
 
@@ -48,20 +51,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed of the importance samples (default 0)")
     p.set_defaults(func=commands.evaluate)
 
-    p = sub.add_parser("sample", help="generate from the prior")
+    p = sub.add_parser("sample", help="generate from the prior",
+                       description="Generate from the prior. Image runs: decoder means as a .png grid or .npy array. "
+                                   "Table runs: .csv rows with the original header and units (numeric columns "
+                                   "un-standardised, categories by name) or .npy encoded rows (decoder means).")
     _add_run(p)
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior's standard deviation")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the prior draws (default 0)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy", help="where to write the image grid or array")
+    p.add_argument("--seed", type=int, default=0, help="random seed of all draws (default 0)")
+    p.add_argument("--label", metavar="L",
+                   help="conditional runs only: condition every sample on class L (an index 0..K-1, or a class name "
+                        "for text labels); without it a conditional run's samples cycle through the classes")
+    p.add_argument("--mean", action="store_true",
+                   help="table runs, .csv: write the decoder's means and each column's most probable category; by "
+                        "default every row is a draw from p(x|z): numeric values from the decoder's Gaussian, "
+                        "categories from its softmax, seeded by --seed (image samples are always decoder means)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy|.csv",
+                   help="where to write the image grid (.png), the array (.npy) or, for table runs, the rows (.csv)")
     p.set_defaults(func=commands.sample)
 
     p = sub.add_parser("reconstruct", help="originals next to their reconstructions (test split)")
     _add_run(p)
     p.add_argument("-n", type=int, default=16, help="number of examples to reconstruct (default 16)")
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which split to take them from (default test)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy",
-                   help="where to write them (.png: rows of inputs, each above its row of reconstructions)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy|.csv",
+                   help="where to write them (.png: rows of inputs, each above its row of reconstructions; table "
+                        "runs: .csv with columns row, which (input|reconstruction) and the original columns, "
+                        "reconstructions being decoder means with the most probable category)")
     p.set_defaults(func=commands.reconstruct)
 
     p = sub.add_parser("interpolate", help="decode a path between two test examples' codes")
@@ -70,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="target", type=int, required=True, metavar="J", help="index into the test split")
     p.add_argument("--steps", type=int, default=10, help="number of decoded points, ends included (default 10)")
     p.add_argument("--path", default="slerp", choices=["slerp", "lerp"], help="spherical or straight-line path (default slerp)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.gif|.npy", help="where to write the strip, animation or array")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.gif|.npy|.csv",
+                   help="where to write the strip, animation or array (table runs: .csv rows with columns step, t "
+                        "and the original columns, or .npy)")
     p.set_defaults(func=commands.interpolate)
 
     p = sub.add_parser("embed", help="posterior means (with labels when known)")

@@ -30,13 +30,29 @@ PATHS = {"lerp": lerp, "slerp": slerp}
 
 
 @torch.no_grad()  # not inference_mode: results are handed to users, who may feed them to autograd
-def interpolate(model: VAE, x_from: torch.Tensor, x_to: torch.Tensor, *, steps: int = 10, path: str = "slerp") -> torch.Tensor:
-    """Two examples (*shape) -> (steps, *shape) decoder means along the path, endpoints included."""
+def interpolate(model: VAE, x_from: torch.Tensor, x_to: torch.Tensor, *, steps: int = 10, path: str = "slerp",
+                cond: torch.Tensor | int | None = None) -> torch.Tensor:
+    """Two examples (*shape) -> (steps, *shape) decoder means along the path, endpoints included.
+
+    ``cond`` (conditional models; ignored otherwise): one label for both ends, or the two ends'
+    labels (2,). Each end is encoded with its own label; along the path the decoder is conditioned
+    on the one-hot labels mixed linearly (``(1 - t) onehot(a) + t onehot(b)``), so with equal labels
+    it sees that label throughout."""
     if steps < 2:
         raise ValueError("steps must be at least 2")
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; choose lerp or slerp")
-    mu = model.encode(torch.stack([x_from, x_to]).to(model.device)).mean  # (2, L)
-    t = torch.linspace(0, 1, steps, device=mu.device)
+    t = torch.linspace(0, 1, steps, device=model.device)
+    ends, c_path = None, None
+    if cond is not None and getattr(model, "cond_dim", 0):
+        labels = torch.as_tensor(cond, dtype=torch.long).reshape(-1).to(model.device)
+        if labels.numel() == 1:
+            labels = labels.repeat(2)
+        if labels.numel() != 2:
+            raise ValueError(f"cond: give one label or the two ends' labels, not {labels.numel()}")
+        ends = labels
+        onehot = model.condition(labels)  # (2, C); checks the range
+        c_path = lerp(onehot[0], onehot[1], t)  # (steps, C)
+    mu = model.encode(torch.stack([x_from, x_to]).to(model.device), ends).mean  # (2, L)
     z = PATHS[path](mu[0], mu[1], t)  # (steps, L)
-    return model.decode(z).mean.cpu()
+    return model.decode(z, c_path).mean.cpu()

@@ -8,9 +8,20 @@ from vaekit.models import VAE
 
 
 @torch.no_grad()  # not inference_mode: results are handed to users, who may feed them to autograd
-def reconstruct(model: VAE, x: torch.Tensor) -> torch.Tensor:
-    """(B, *shape) -> (B, *shape): the decoder's mean at the posterior mean of each example."""
-    return model.decode(model.encode(x.to(model.device)).mean).mean.cpu()
+def reconstruct(model: VAE, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, *shape) -> (B, *shape): the decoder's mean at the posterior mean of each example.
+
+    ``cond``: the examples' labels (B,) for a conditional model (they condition the encoder and
+    the decoder); ignored by an unconditional one."""
+    c = _cond(model, cond)
+    return model.decode(model.encode(x.to(model.device), c).mean, c).mean.cpu()
+
+
+def _cond(model: VAE, cond: torch.Tensor | None) -> torch.Tensor | None:
+    """Labels on the model's device for a conditional model; None for an unconditional one."""
+    if cond is None or not getattr(model, "cond_dim", 0):
+        return None
+    return torch.as_tensor(cond).to(model.device)
 
 
 def side_by_side(x: torch.Tensor, recon: torch.Tensor, cols: int = 8) -> tuple[torch.Tensor, int]:

@@ -75,3 +75,82 @@ def write_csv(path: str | Path, table: Table, extra: Mapping[str, Sequence[Any]]
     path = Path(path)
     write_text_atomic(path, table_csv(table, extra))
     return path
+
+
+def numeric_positions(preprocessing: Preprocessing | Mapping[str, Any]) -> list[int]:
+    """Positions of the numeric columns in an encoded row."""
+    pre = table_preprocessing(preprocessing)
+    return [int(c["slice"][0]) for c in pre.to_json()["columns"] if c["kind"] == "numeric"]
+
+
+@torch.no_grad()
+def generate_rows(
+    model: torch.nn.Module, n: int, preprocessing: Preprocessing | Mapping[str, Any], *,
+    generator: torch.Generator | None = None, temperature: float = 1.0, mean: bool = False,
+    cond: torch.Tensor | None = None,
+) -> tuple[Table, torch.Tensor]:
+    """``n`` generated rows in original names and units, and the encoded rows they came from.
+
+    z ~ p(z) (standard deviation scaled by ``temperature``), then per row, with ``mean=False``, a
+    draw from p(x|z): numeric values from the decoder's Gaussian (its mean plus its predicted sd
+    times a standard normal), categories from its softmax; with ``mean=True`` the decoder's means
+    and each column's most probable category. All randomness comes from ``generator``. ``cond``:
+    labels (n,) for a conditional model."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    pre = table_preprocessing(preprocessing)
+    c = None
+    if cond is not None and getattr(model, "cond_dim", 0):
+        c = torch.as_tensor(cond).to(model.device)
+    z = model.prior.sample(n, generator=generator, temperature=temperature, cond=model.condition(c))
+    encoded = []
+    numeric = numeric_positions(pre)
+    for start in range(0, n, 2_000):
+        cc = None if c is None else c[start : start + 2_000]
+        px = model.decode(z[start : start + 2_000], cc)
+        rows = px.mean.reshape(px.mean.shape[0], -1).cpu().to(torch.float64)
+        scale = getattr(px, "scale", None)
+        if not mean and numeric and scale is not None:
+            scale = scale.reshape(rows.shape[0], -1).cpu().to(torch.float64)
+            noise = torch.randn(rows.shape[0], len(numeric), generator=generator, dtype=torch.float64)
+            rows[:, numeric] += scale[:, numeric] * noise
+        encoded.append(rows)
+    x = torch.cat(encoded)
+    return to_table(x, pre, sample=not mean, generator=generator), x
+
+
+def label_values(preprocessing: Preprocessing | Mapping[str, Any], y: torch.Tensor | np.ndarray) -> tuple[str, list[Any]]:
+    """(column name, values) of labels: the label column's own name and class names when the run
+    saved them (text labels), else ``label`` and the class indices."""
+    pre = table_preprocessing(preprocessing)
+    info = pre.label or {}
+    classes = info.get("classes")
+    idx = [int(v) for v in np.asarray(torch.as_tensor(y).cpu()).reshape(-1)]
+    values = [classes[i] for i in idx] if classes else idx
+    return str(info.get("name") or "label"), values
+
+
+def free_name(wanted: str, taken: Sequence[str]) -> str:
+    """``wanted``, or ``_wanted``, ``__wanted`` ... whichever is not a column name already."""
+    name = wanted
+    while name in taken:
+        name = "_" + name
+    return name
+
+
+def interleave(a: Table, b: Table) -> Table:
+    """Rows a[0], b[0], a[1], b[1], ... of two tables with the same columns and length."""
+    if a.names != b.names or len(a) != len(b):
+        raise VaekitError("interleave: the two tables need the same columns and the same number of rows")
+    columns = []
+    for ca, cb in zip(a.columns, b.columns):
+        out = np.empty(2 * len(a), dtype=object)
+        out[0::2], out[1::2] = list(ca), list(cb)
+        columns.append(out)
+    return Table(a.names, tuple(columns))
+
+
+def lead_csv(lead: Mapping[str, Sequence[Any]], table: Table, extra: Mapping[str, Sequence[Any]] | None = None) -> str:
+    """Like :func:`table_csv` but with ``lead`` columns first (e.g. ``row``, ``which``)."""
+    merged = Table((*lead, *table.names), (*(np.asarray(list(v), dtype=object) for v in lead.values()), *table.columns))
+    return table_csv(merged, extra)

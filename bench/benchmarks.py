@@ -66,6 +66,17 @@ class Config:
         return [f"data.limit={self.limit}"] if self.limit else []
 
 
+def _run_with_roofline(h, jobs, name: str) -> list:
+    """Run (or reuse) the jobs, measuring the matmul roofline before and after any new run, so
+    roofline percentages quote a reference measured in the same invocation."""
+    if h.pending(jobs):
+        h.roofline(f"before {name}")
+    records = h.run_all(jobs)
+    if not h.quick and any(r["invocation"] == h.invocation for r in records):
+        h.roofline(f"after {name}")
+    return records
+
+
 def _need_seeds(h: Harness, cfg: Config, records: list[dict[str, Any]], what: str) -> dict[str, list]:
     by = records_by_side(records)
     require_seeds({s: len(by.get(s, [])) for s in cfg.sides}, h.quick, what)
@@ -184,12 +195,7 @@ def bench_throughput(h: Harness, cfg: Config) -> str:
         return Job("throughput", "pythae", seed, settings, fn=fn)
 
     rounds = [[vaekit_job(s), *([pythae_job(s)] if cfg.pythae_python else [])] for s in range(cfg.speed_seeds)]
-    jobs = interleave(rounds)
-    if h.pending(jobs):
-        h.roofline("before throughput")
-    records = h.run_all(jobs)
-    if not h.quick and any(r["invocation"] == h.invocation for r in records):
-        h.roofline("after throughput")
+    records = _run_with_roofline(h, interleave(rounds), "throughput")
     by = _need_seeds(h, cfg, records, "throughput")
     roof, roof_stat = h.roofline_for(records)
     stats, fracs = {}, {}
@@ -357,11 +363,7 @@ def bench_iwae(h: Harness, cfg: Config) -> str:
         return Job("iwae", "pythae", seed, settings, fn=fn, split="test")
 
     jobs = interleave([[vaekit_job(s), *([pythae_job(s)] if cfg.pythae_python else [])] for s in range(cfg.speed_seeds)])
-    if h.pending(jobs):
-        h.roofline("before iwae")
-    records = h.run_all(jobs)
-    if not h.quick and any(r["invocation"] == h.invocation for r in records):
-        h.roofline("after iwae")
+    records = _run_with_roofline(h, jobs, "iwae")
     by = _need_seeds(h, cfg, records, "IWAE")
     roof, roof_stat = h.roofline_for(records)
     flops = cfg.iwae_k * DEC_FWD + ENC_FWD

@@ -35,6 +35,10 @@ class StepSpec:
 class Objective(nn.Module):
     """Base class: one step, ``"model"``, over the model's parameters and the objective's own."""
 
+    BOUND_AT_DEFAULTS = True
+    """With its default settings, the minimised scalar is the reported bound (``loss``); False for
+    objectives that minimise something else by design (e.g. a capacity-controlled KL)."""
+
     def steps(self, model: nn.Module) -> dict[str, StepSpec]:
         return {MAIN_STEP: StepSpec([*model.parameters(), *self.parameters()])}
 

@@ -230,3 +230,17 @@ def test_bernoulli_on_grey_levels_is_labelled_not_a_likelihood(tmp_path: Path) -
     assert "not a likelihood" in stdout
     binarised = train(epochs=1, out=tmp_path / "binary", overrides=list(TINY), echo=None, progress=False)
     assert "not a likelihood" not in (binarised / "report.md").read_text()
+
+
+def test_minibatch_objective_refuses_batch_of_one_and_skips_a_short_last_batch(tmp_path: Path) -> None:
+    from vaekit.api import train
+
+    with pytest.raises(ConfigError, match="at least 2"):
+        train("beta-tcvae", epochs=1, out=tmp_path / "one", overrides=[*TINY, "train.batch_size=1"], echo=None,
+              progress=False)
+    assert not (tmp_path / "one" / "config.json").exists()
+    # 201 training examples in batches of 50: the last batch holds 1 example and is skipped.
+    run = train("beta-tcvae", epochs=1, out=tmp_path / "odd", overrides=["data.limit=201", "train.batch_size=50"],
+                echo=None, progress=False, report=False)
+    row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert math.isfinite(row["train_tc"]) and math.isfinite(row["val_loss"])

@@ -259,3 +259,41 @@ def test_capacity_objective_anneals_c_and_penalises_the_gap() -> None:
         assert float(loss.terms["capacity"]) == pytest.approx(c)
     with pytest.raises(ConfigError, match="anneal"):
         OBJECTIVES.build({"name": "capacity", "anneal": 0.0}, CTX, "objective")
+
+
+def test_tc_decomposition_sums_to_the_sampled_kl_and_is_exact_for_an_uninformative_posterior() -> None:
+    """MI + TC + DWKL = mean(log q(z|x) - log p(z)) by construction; with the stratified weights
+    a posterior that ignores x gives q(z) = q(z|x) exactly, so MI = 0, and a factorised one TC = 0."""
+    from torch.distributions import Independent, Normal
+
+    from vaekit.objectives.tc import tc_decomposition
+
+    torch.manual_seed(0)
+    b, latent = 16, 3
+    mu, sigma = torch.randn(b, latent), torch.rand(b, latent) + 0.5
+    q = Independent(Normal(mu, sigma), 1)
+    z = q.sample()
+    p = Independent(Normal(torch.zeros(latent), torch.ones(latent)), 1)
+    for estimator in ("mss", "mws"):
+        parts = tc_decomposition(z, q, q.log_prob(z), p.log_prob(z), n=1000, estimator=estimator)
+        total = sum(parts.values())
+        assert torch.allclose(total, (q.log_prob(z) - p.log_prob(z)).mean(), atol=1e-4), estimator
+    same = Independent(Normal(torch.zeros(b, latent) + 0.3, torch.ones(b, latent) * 0.7), 1)
+    z = same.sample()
+    parts = tc_decomposition(z, same, same.log_prob(z), p.log_prob(z), n=1000, estimator="mss")
+    assert abs(float(parts["mi"])) < 1e-4 and abs(float(parts["tc"])) < 1e-4
+    assert float(parts["dwkl"]) > 0
+
+
+def test_beta_tcvae_weights_and_batch_of_one() -> None:
+    obj = OBJECTIVES.build({"name": "beta-tcvae", "alpha": 1.0, "beta": 1.0, "gamma": 1.0}, CTX, "objective")
+    model, x = _model(), _data()
+    torch.manual_seed(5)
+    loss = obj(model, Batch(x), StepContext(n_train=100))
+    parts = loss.terms["mi"] + loss.terms["tc"] + loss.terms["dwkl"]
+    assert torch.allclose(loss.total.detach(), loss.terms["recon"] + parts, atol=1e-4)  # alpha=beta=gamma=1
+    assert obj.MIN_BATCH == 2
+    from vaekit.core.errors import DataError
+
+    with pytest.raises(DataError, match="at least 2"):
+        obj(model, Batch(x[:1]), StepContext(n_train=100))

@@ -35,6 +35,10 @@ class StepSpec:
 class Objective(nn.Module):
     """Base class: one step, ``"model"``, over the model's parameters and the objective's own."""
 
+    MIN_BATCH = 1
+    """Smallest batch the objective can score (estimators over the minibatch need 2 or more); the
+    trainer refuses a smaller train.batch_size and skips a shorter final batch."""
+
     BOUND_AT_DEFAULTS = True
     """With its default settings, the minimised scalar is the reported bound (``loss``); False for
     objectives that minimise something else by design (e.g. a capacity-controlled KL)."""

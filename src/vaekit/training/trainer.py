@@ -192,6 +192,12 @@ class Trainer:
         self.objective = build_objective(cfg.objective, ctx).to(self.device)
         if self.device.type == "cpu":
             torch.set_num_threads(cfg.train.threads or auto_threads(self.model, cfg.train.batch_size // self.info.world_size))
+        min_batch = getattr(self.objective, "MIN_BATCH", 1)
+        if cfg.train.batch_size // self.info.world_size < min_batch:
+            raise ConfigError(
+                f"objective.name={cfg.objective['name']!r} needs batches of at least {min_batch} examples per process; "
+                f"train.batch_size={cfg.train.batch_size} is too small"
+            )
         declared = self.objective.steps(self.model)
         check_step_names(cfg.train, list(declared))
         self.steps = []
@@ -322,6 +328,9 @@ class Trainer:
         consecutive_bad = 0
         with EpochProgress(f"Epoch {epoch}/{cfg.train.epochs}", len(batches), enabled=self.progress and self.info.is_main) as bar:
             for i, idx in enumerate(batches):
+                if len(idx) < getattr(self.objective, "MIN_BATCH", 1):
+                    bar.advance()  # a final batch too short for the objective's minibatch estimator
+                    continue
                 idx = idx.to(device)
                 batch = Batch(x_epoch[idx], None if self.y_train is None else self.y_train[idx])
                 if self.train_step(batch, self.step_context(i), stats):
@@ -438,10 +447,14 @@ def validation_terms(
     model.eval()
     ctx = StepContext.evaluation(n_train)
     sums: dict[str, float] = {}
+    seen = 0
     for start in range(0, len(data), batch_size):
         batch = data[start : start + batch_size]
+        if len(batch) < getattr(objective, "MIN_BATCH", 1):
+            continue  # too short for the objective's minibatch estimator (at most batch_size - 1 examples)
         terms = objective(model, batch, ctx).terms
+        seen += len(batch)
         for key, value in terms.items():
             sums[key] = sums.get(key, 0.0) + float(value) * len(batch)
     model.train(was_training)
-    return {k: v / max(1, len(data)) for k, v in sums.items()}
+    return {k: v / max(1, seen) for k, v in sums.items()}

@@ -17,7 +17,7 @@ SHAPE = (1, 8, 8)
 LATENT = 4
 
 
-CTX = BuildContext(shape=SHAPE, levels=17, n_train=100)
+CTX = BuildContext(shape=SHAPE, levels=17, n_train=100, latent_dim=LATENT)
 
 
 def _model(likelihood: str = "bernoulli") -> torch.nn.Module:
@@ -297,3 +297,28 @@ def test_beta_tcvae_weights_and_batch_of_one() -> None:
 
     with pytest.raises(DataError, match="at least 2"):
         obj(model, Batch(x[:1]), StepContext(n_train=100))
+
+
+def test_factor_vae_has_a_discriminator_step_that_never_moves_the_vae() -> None:
+    from vaekit.objectives.factor import permute_dims
+
+    ctx = BuildContext(shape=SHAPE, levels=17, n_train=100, latent_dim=LATENT)
+    obj = OBJECTIVES.build({"name": "factor-vae", "disc_hidden": [16]}, ctx, "objective")
+    model, x = _model(), _data()
+    steps = obj.steps(model)
+    assert set(steps) == {"model", "disc"} and steps["disc"].defaults["lr"] == 1e-4
+    disc_ids = {id(p) for p in obj.discriminator.parameters()}
+    assert {id(p) for p in steps["disc"].params} == disc_ids and not disc_ids & {id(p) for p in steps["model"].params}
+    model.zero_grad(set_to_none=True)
+    loss = obj(model, Batch(x), StepContext(), step="disc")
+    loss.total.backward()
+    assert all(p.grad is None for p in model.parameters())  # codes are detached
+    assert all(p.grad is not None for p in obj.discriminator.parameters())
+    assert 0.0 <= float(loss.terms["accuracy"]) <= 1.0
+    main = obj(model, Batch(x), StepContext())
+    expected = main.terms["recon"] + main.terms["kl"] + 10.0 * main.terms["tc"]
+    assert torch.allclose(main.total.detach(), expected, atol=1e-4)
+    z = torch.arange(12.0).view(4, 3)
+    zp = permute_dims(z)
+    for d in range(3):  # each column keeps its values, shuffled
+        assert sorted(zp[:, d].tolist()) == sorted(z[:, d].tolist())

@@ -189,7 +189,8 @@ class Trainer:
         ctx = BuildContext.from_dataset(self.dataset, parent=parent)
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg.model, ctx).to(self.device)
-        self.objective = build_objective(cfg.objective, ctx).to(self.device)
+        # The objective sees the model's latent size (a discriminator over codes is built for it).
+        self.objective = build_objective(cfg.objective, ctx.but(latent_dim=getattr(self.model, "latent_dim", 0))).to(self.device)
         if self.device.type == "cpu":
             torch.set_num_threads(cfg.train.threads or auto_threads(self.model, cfg.train.batch_size // self.info.world_size))
         min_batch = getattr(self.objective, "MIN_BATCH", 1)

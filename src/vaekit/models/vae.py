@@ -56,6 +56,8 @@ class VAE(nn.Module):
         self.encoder, self.decoder = nets.encoder, nets.decoder
         self.posterior = POSTERIORS.build(posterior, ctx.but(features=self.encoder.out_features), "model.posterior")
         self.prior = PRIORS.build(prior, ctx, "model.prior")
+        if hasattr(self.prior, "attach"):  # a prior defined through the model's parts (e.g. vamp)
+            self.prior.attach(self)
         self.shape = tuple(ctx.shape)
         self.latent_dim = latent_dim
 

@@ -62,11 +62,12 @@ def test_every_task_smallest_call(recipe_run: tuple[str, Path], task: str) -> No
     run = load(recipe_run[1])
     x, y = split_data(run, "test")
     x = x[:4]
+    c = y[:4] if getattr(run.model, "cond_dim", 0) else None  # conditional recipes get the labels
     result = {
         "generate": lambda: generate(run.model, 2, generator=torch.Generator().manual_seed(0)),
-        "reconstruct": lambda: reconstruct(run.model, x),
-        "interpolate": lambda: interpolate(run.model, x[0], x[1], steps=3),
-        "embed": lambda: embed(run.model, x),
-        "evaluate": lambda: torch.tensor(evaluate_tensor(run.model, x, k=2)["nll"]),
+        "reconstruct": lambda: reconstruct(run.model, x, cond=c),
+        "interpolate": lambda: interpolate(run.model, x[0], x[1], steps=3, cond=None if c is None else c[:2]),
+        "embed": lambda: embed(run.model, x, cond=c),
+        "evaluate": lambda: torch.tensor(evaluate_tensor(run.model, x, y=c, k=2)["nll"]),
     }[task]()
     assert torch.is_tensor(result) and torch.isfinite(result).all()

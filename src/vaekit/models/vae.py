@@ -101,7 +101,10 @@ class VAE(nn.Module):
         cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Draw z ~ p(z) (scaled by ``temperature``) and return the decoder's mean (or a sample)
-        as a tensor (n, *shape). ``cond``: labels (n,) for a conditional model."""
+        as a tensor (n, *shape). ``cond``: labels (n,) for a conditional model; without them a
+        conditional model cycles through its classes (0, 1, ..., C-1, 0, ...)."""
+        if cond is None and self.cond_dim:
+            cond = torch.arange(n, device=self.device) % self.cond_dim
         z = self.prior.sample(n, generator=generator, temperature=temperature, cond=self.condition(cond))  # (n, L)
         # Decode in cache-sized chunks: one 10,000-row pass was measured slower than 2,000-row ones.
         out = []

@@ -304,6 +304,61 @@ def embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def disentanglement(args: argparse.Namespace) -> int:
+    from vaekit.artifacts.images import check_output
+
+    output = None if args.output is None else check_output(Path(args.output), {".png"})
+    if args.n is not None and args.n < 2:
+        raise _usage("-n must be at least 2")
+    import json
+
+    from vaekit.artifacts.datasets import eval_view, load_splits, saved_preprocessing
+    from vaekit.artifacts.rundir import DATASET
+    from vaekit.core.atomic import write_text_atomic
+    from vaekit.tasks.disentanglement import all_metrics, traversal
+    from vaekit.tasks.embed import embed as emb
+
+    run = _load(args)
+    cfg = run.config.data
+    splits = load_splits(cfg, preprocessing=saved_preprocessing(run.dataset, run.path / DATASET))
+    part = getattr(splits, args.split)
+    if part.factors is None:
+        raise _usage(
+            f"{run.path} was trained on {cfg.name!r}, which has no known generative factors; `vaekit disentanglement` "
+            "needs a run on data with factors, e.g. `vaekit train --data shapes`"
+        )
+    n = len(part) if args.n is None else min(args.n, len(part))
+    x, y, factors = eval_view(part.x, cfg)[:n], (None if part.y is None else part.y[:n]), part.factors[:n]
+    cond = _split_labels(run, y)
+    codes = emb(run.model, x, cond=cond).numpy()
+    names = None
+    if cfg.name.strip().lower() == "shapes":
+        from vaekit.data.shapes import FACTOR_NAMES as names
+    m = all_metrics(codes, factors.numpy(), seed=args.seed, factor_names=names)
+    m.update(split=args.split, dataset=cfg.name)
+    target = run.path / "disentanglement.json"
+    write_text_atomic(target, json.dumps(m, indent=2) + "\n")
+    rows = [
+        ["MIG", f"{m['mig']:.3f}", "mean over factors of the gap between the two most informative dims, I/H (0..1)"],
+        ["FactorVAE score", f"{m['factor_vae_score']:.3f}",
+         f"majority-vote accuracy from least-variance dim to fixed factor (chance ~{1 / len(m['factors']):.2f})"],
+        ["DCI disentanglement", f"{m['dci_disentanglement']:.3f}",
+         f"completeness {m['dci_completeness']:.3f}, informativeness {m['dci_informativeness']:.3f} (random forests)"],
+        ["examples", f"{n:,}", f"{args.split} split of {cfg.name}, {m['latent_dim']} latent dims, "
+                               f"{m['active_dims']} active"],
+    ]
+    _console().print(_table(f"Disentanglement of {args.run}", ["metric", "value", "meaning"], rows))
+    print(f"Wrote {target}")
+    if output is not None:
+        from vaekit.artifacts.images import save_grid
+
+        steps = 9
+        pic = traversal(run.model, x[0], steps=steps, cond=None if cond is None else cond[0])
+        save_grid(pic, output, nrow=steps)
+        print(f"Wrote a latent traversal to {output} (row d: dimension d from -3 to 3, {steps} steps)")
+    return 0
+
+
 def info(args: argparse.Namespace) -> int:
     import json
 

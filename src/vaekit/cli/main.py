@@ -97,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE.npy|.csv", help="where to write the codes (one row per example)")
     p.set_defaults(func=commands.embed)
 
+    p = sub.add_parser("disentanglement", help="MIG, FactorVAE score and DCI on data with known factors",
+                       description="Disentanglement of a run trained on data with known factors (e.g. shapes): MIG "
+                                   "(Chen et al. 2018), FactorVAE score (Kim & Mnih 2018) and DCI (Eastwood & Williams "
+                                   "2018) of the posterior means; writes DIR/disentanglement.json.")
+    _add_run(p)
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which split to score (default test)")
+    p.add_argument("-n", type=int, metavar="N", help="use the first N examples of the split only (default all)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the FactorVAE votes and the DCI split (default 0)")
+    p.add_argument("-o", "--output", metavar="FILE.png",
+                   help="also write a latent traversal: one row per latent dimension, swept from -3 to 3 with the "
+                        "others fixed at the first example's posterior mean")
+    p.set_defaults(func=commands.disentanglement)
+
     p = sub.add_parser("info", help="config, parameter count and metrics of a run")
     _add_run(p)
     p.set_defaults(func=commands.info)

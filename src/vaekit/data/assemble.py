@@ -23,9 +23,10 @@ from vaekit.data.validate import to_class_labels
 Split = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _split(x: torch.Tensor, y: torch.Tensor | None, idx: np.ndarray) -> ArrayData:
+def _split(x: torch.Tensor, y: torch.Tensor | None, idx: np.ndarray, factors: torch.Tensor | None = None) -> ArrayData:
     index = torch.from_numpy(np.asarray(idx, dtype=np.int64))
-    return ArrayData(x=x[index].contiguous(), y=None if y is None else y[index].contiguous())
+    return ArrayData(x=x[index].contiguous(), y=None if y is None else y[index].contiguous(),
+                     factors=None if factors is None else factors[index].contiguous())
 
 
 def _seeded_split(n: int, name: str, opts: LoadOptions) -> Split:
@@ -36,9 +37,10 @@ def _seeded_split(n: int, name: str, opts: LoadOptions) -> Split:
 
 def finish_splits(
     *, name: str, x: torch.Tensor, y: torch.Tensor | None, split: Split, n_classes: int | None,
-    pre: Preprocessing, opts: LoadOptions,
+    pre: Preprocessing, opts: LoadOptions, factors: torch.Tensor | None = None,
 ) -> Splits:
-    """Index preprocessed data into splits, apply ``limit`` and describe the dataset."""
+    """Index preprocessed data (and the known ``factors`` (N, K), if any) into splits, apply
+    ``limit`` and describe the dataset."""
     train, val, test = split
     if opts.limit is not None:
         if opts.limit < 1:
@@ -48,7 +50,8 @@ def finish_splits(
         name=name, shape=tuple(int(s) for s in x.shape[1:]), levels=pre.levels, n_classes=n_classes,
         scaling=pre.description, is_image=pre.kind == "image", kind=pre.kind, preprocessing=pre,
     )
-    return Splits(train=_split(x, y, train), val=_split(x, y, val), test=_split(x, y, test), info=info)
+    return Splits(train=_split(x, y, train, factors), val=_split(x, y, val, factors),
+                  test=_split(x, y, test, factors), info=info)
 
 
 def _wrong_kind(name: str, saved: Preprocessing, got: str) -> DataError:
@@ -75,11 +78,13 @@ def _saved_array(name: str, opts: LoadOptions) -> ArrayPreprocessing | None:
 def splits_from_arrays(
     name: str, x_raw: np.ndarray, y_raw: np.ndarray | None, opts: LoadOptions, *,
     fixed: ArrayPreprocessing | None = None, split: Split | None = None, n_classes: int | None = None,
+    factors: np.ndarray | None = None,
 ) -> Splits:
     """Validate, split (seeded, unless ``split`` is given), preprocess and wrap a raw array.
 
     The preprocessing is the saved one in ``opts``, else ``fixed`` (a named dataset's rule),
-    else fitted on the training split (:func:`vaekit.data.array_prep.fit_array`)."""
+    else fitted on the training split (:func:`vaekit.data.array_prep.fit_array`). ``factors``
+    (N, K) integers, the known generative factors, are split alongside (``ArrayData.factors``)."""
     x_raw = np.asarray(x_raw)
     detect_layout(x_raw, name)
     y, classes = (None, None) if y_raw is None else to_class_labels(y_raw, len(x_raw), name)
@@ -91,6 +96,7 @@ def splits_from_arrays(
     return finish_splits(
         name=name, x=x, y=None if y is None else torch.from_numpy(y), split=split,
         n_classes=n_classes if n_classes is not None else classes, pre=pre, opts=opts,
+        factors=None if factors is None else torch.from_numpy(np.asarray(factors, dtype=np.int64)),
     )
 
 

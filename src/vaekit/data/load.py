@@ -5,7 +5,7 @@ from __future__ import annotations
 from vaekit.core.errors import DataError
 from typing import Any
 
-from vaekit.data import breast_cancer, digits, forms, idx_datasets  # noqa: F401  (register the sources)
+from vaekit.data import breast_cancer, digits, forms, idx_datasets, shapes  # noqa: F401  (register the sources)
 from vaekit.data.catalog import DATASETS, SPEC_FORMS
 from vaekit.data.preprocessing import Preprocessing, as_preprocessing
 from vaekit.data.types import LoadOptions, Splits

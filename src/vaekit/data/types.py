@@ -42,10 +42,14 @@ class DatasetInfo:
 
 @dataclass
 class ArrayData:
-    """One split held in memory: ``x`` float32 (N, *shape), ``y`` int64 (N,) or ``None``."""
+    """One split held in memory: ``x`` float32 (N, *shape), ``y`` int64 (N,) or ``None``.
+
+    ``factors`` int64 (N, K): the known generative factors of each example (datasets such as
+    ``shapes`` that have them; see :data:`vaekit.data.shapes.FACTORS`), else ``None``."""
 
     x: torch.Tensor
     y: torch.Tensor | None
+    factors: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])

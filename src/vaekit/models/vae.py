@@ -88,9 +88,10 @@ class VAE(nn.Module):
         q = self.posterior(self.encoder(x, c).float())
         z, log_q = rsample_with_log_prob(q, samples)  # (S, B, L), (S, B): reparameterised
         p = self.prior(c)
+        per_dim = kl_divergence_per_dim(q, p)  # (B, L) for factorised q and p, else None
         latent = Latent(
             q=q, p=p, z=z, log_q=log_q, log_p=p.log_prob(z),
-            analytic_kl=analytic_kl(q, p), kl_per_dim=kl_divergence_per_dim(q, p),
+            analytic_kl=per_dim.sum(-1) if per_dim is not None else analytic_kl(q, p), kl_per_dim=per_dim,
         )
         px = self.likelihood(self.decoder(z, c).float())  # batch (S, B)
         return Output(px=px, latents=[latent], samples=samples)

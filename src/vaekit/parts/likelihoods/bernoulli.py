@@ -2,9 +2,9 @@
 
 log p(x|l) = sum_d [x_d l_d - softplus(l_d)]   (the negated "BCE with logits", in nats)
 
-computed as one contraction sum_d x_d l_d (no (S, B, D) temporary: x broadcasts over the S
-importance samples) plus one softplus pass, instead of torch's Bernoulli.log_prob, which builds
-the BCE from six elementwise passes (measured: 26 % of an IWAE k=1000 evaluation). It is a
+with S > 1 importance samples computed as one contraction sum_d x_d l_d (no (S, B, D) copy of x)
+plus one softplus pass (measured 4 % faster IWAE k=1000 evaluation than torch's Bernoulli.log_prob);
+with one sample (ELBO training) through torch's fused BCE-with-logits. It is a
 proper log-likelihood only for binary data; on grey levels it is the usual "BCE" term.
 """
 
@@ -50,14 +50,15 @@ class BernoulliImage(Distribution):
         d = math.prod(self.event_shape)
         logits = self.logits.reshape(*self.batch_shape, d)  # (..., B, D)
         x = value.reshape(*value.shape[: value.dim() - e], d).to(logits.dtype)  # (B, D) or (..., B, D)
-        log_norm = F.softplus(logits).sum(-1)  # (..., B)
         extra = logits.dim() - x.dim()
-        if extra > 0 and x.dim() == 2:  # x (B, D) shared by the leading sample dims: one contraction
+        if extra > 0 and x.dim() == 2 and math.prod(logits.shape[:extra]) > 1:
+            # x (B, D) shared by S > 1 importance samples: one contraction, no (S, B, D) copy of x.
             lead = logits.shape[:extra]
             dot = torch.einsum("bd,sbd->sb", x, logits.reshape(-1, *logits.shape[extra:])).reshape(*lead, x.shape[0])
-        else:
-            dot = (x * logits).sum(-1)
-        return dot - log_norm
+            return dot - F.softplus(logits).sum(-1)
+        # One sample (ELBO training): torch's fused BCE-with-logits, forward and backward.
+        x = x.expand_as(logits)
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
 
 @LIKELIHOODS.register("bernoulli")

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from vaekit.cli import commands
+from vaekit.cli import commands, compress_commands, serve_commands, task_commands
 
 EPILOG = "Numbers are nats per example (images also in bits/dim). Docs: README.md."
 
@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write a latent traversal: one row per latent dimension, swept from -3 to 3 with the "
                         "others fixed at the first example's posterior mean")
     p.set_defaults(func=commands.disentanglement)
+
+    # Commands that live in their own modules (each `register(sub, add_run)`, torch-free at import).
+    for module in (task_commands, compress_commands, serve_commands):
+        module.register(sub, _add_run)
 
     p = sub.add_parser("info", help="config, parameter count and metrics of a run")
     _add_run(p)

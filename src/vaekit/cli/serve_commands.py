@@ -1,0 +1,13 @@
+"""CLI parsers for serve: the web explorer (issue 13).
+
+Parsing stays torch-free (``vaekit --help`` is instant): handlers import what they need when run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+             add_run: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add this module's subcommands to ``sub``; ``add_run`` adds the run-directory and --device arguments."""

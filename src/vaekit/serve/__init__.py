@@ -1,0 +1,1 @@
+"""The web explorer behind `vaekit serve`: a FastAPI app over one or more run directories (issue 13)."""

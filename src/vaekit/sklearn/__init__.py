@@ -1,0 +1,1 @@
+"""scikit-learn-style estimators over vaekit runs (e.g. the outlier detector of issue 11)."""

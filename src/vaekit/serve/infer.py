@@ -1,0 +1,138 @@
+"""The model work behind each endpoint: plain functions of a :class:`RunSlot`, run in the thread
+pool with the slot's lock held (:mod:`vaekit.serve.gate`). They reuse the task functions and
+raise :class:`~vaekit.serve.media.BadInput` for input that does not fit the run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from vaekit.serve import media
+from vaekit.serve.slots import RunSlot
+from vaekit.serve.stats import RunStats, compute_stats
+from vaekit.tasks.generate import generate
+from vaekit.tasks.interpolate import PATHS
+from vaekit.tasks.reconstruct import reconstruct
+from vaekit.tasks.tabular import generate_rows
+
+
+def stats(slot: RunSlot) -> RunStats:
+    """The run's test-split view, computed on first use (lock held by the caller)."""
+    if "stats" not in slot.cache:
+        slot.cache["stats"] = compute_stats(slot)
+    return slot.cache["stats"]
+
+
+def check_code(slot: RunSlot, z: list[float]) -> torch.Tensor:
+    if len(z) != slot.latent_dim:
+        raise media.BadInput(f"the code has {len(z)} numbers but this run's latent space has {slot.latent_dim} dimensions")
+    return torch.tensor(z, dtype=torch.float32)
+
+
+def check_label(slot: RunSlot, label: int | None, *, required: bool = True) -> torch.Tensor | None:
+    """A label (1,) for a conditional run; None for an unconditional one (where a label is refused)."""
+    k = slot.n_classes
+    if not k:
+        if label is not None:
+            raise media.BadInput(f"run {slot.name} is not conditional; it takes no label")
+        return None
+    if label is None:
+        if not required:
+            return None
+        raise media.BadInput(f"run {slot.name} is conditional: give a label 0 .. {k - 1}")
+    if not 0 <= label < k:
+        raise media.BadInput(f"label {label} is out of range: run {slot.name} has {k} classes, labels 0 .. {k - 1}")
+    return torch.tensor([label])
+
+
+@torch.no_grad()
+def decode(slot: RunSlot, z: list[float], label: int | None) -> torch.Tensor:
+    """(*shape): the decoder's mean at z."""
+    code = check_code(slot, z)[None].to(slot.model.device)
+    cond = check_label(slot, label)
+    return slot.model.decode(code, None if cond is None else cond.to(code.device)).mean[0].cpu()
+
+
+def to_item(slot: RunSlot, x: torch.Tensor, **extra: Any) -> dict[str, Any]:
+    return {**media.item(slot, x), **extra}
+
+
+@torch.no_grad()
+def sample(slot: RunSlot, n: int, temperature: float, seed: int, label: int | None) -> list[dict[str, Any]]:
+    """n draws from the prior at ``temperature``: decoder means (images) or rows drawn from p(x|z)."""
+    check_label(slot, label, required=False)
+    k = slot.n_classes
+    labels = None
+    if k:
+        labels = torch.full((n,), label, dtype=torch.long) if label is not None else torch.arange(n) % k
+    gen = torch.Generator().manual_seed(seed)
+    if slot.kind == "table":
+        pre = slot.run.dataset["preprocessing"]
+        table, _ = generate_rows(slot.model, n, pre, generator=gen, temperature=temperature, cond=labels)
+        cols = [c.tolist() for c in table.columns]
+        return [{"row": [media._json_value(v) for v in r], "label": None if labels is None else int(labels[i])}
+                for i, r in enumerate(zip(*cols))]
+    x = generate(slot.model, n, temperature=temperature, generator=gen, cond=labels)
+    return [to_item(slot, x[i], label=None if labels is None else int(labels[i])) for i in range(n)]
+
+
+@torch.no_grad()
+def path_frames(slot: RunSlot, z_from: list[float], z_to: list[float], steps: int, path: str,
+                label_from: int | None, label_to: int | None) -> torch.Tensor:
+    """(steps, *shape) decoder means along a lerp/slerp path (the interpolation task's paths);
+    a conditional run's decoder sees the two ends' one-hot labels mixed linearly, as in
+    :func:`vaekit.tasks.interpolate.interpolate`."""
+    a, b = check_code(slot, z_from), check_code(slot, z_to)
+    ca, cb = check_label(slot, label_from), check_label(slot, label_to)
+    t = torch.linspace(0, 1, steps)
+    z = PATHS[path](a, b, t)  # (steps, L)
+    cond = None
+    if ca is not None:
+        onehot = slot.model.condition(torch.cat([ca, cb]))  # (2, C)
+        cond = PATHS["lerp"](onehot[0], onehot[1], t)  # (steps, C)
+    return slot.model.decode(z.to(slot.model.device), cond).mean.cpu()
+
+
+@torch.no_grad()
+def restyle(slot: RunSlot, z: list[float]) -> list[dict[str, Any]]:
+    """The same code decoded under every class of a conditional run (style kept, class changed)."""
+    if not slot.n_classes:
+        raise media.BadInput(f"run {slot.name} is not conditional; restyling needs a run trained with "
+                             "--set model.conditional=true")
+    code = check_code(slot, z)
+    k = slot.n_classes
+    x = slot.model.decode(code[None].expand(k, -1).to(slot.model.device), torch.arange(k)).mean.cpu()
+    return [to_item(slot, x[i], label=i) for i in range(k)]
+
+
+def example(slot: RunSlot, index: int) -> dict[str, Any]:
+    st = stats(slot)
+    if not 0 <= index < st.x.shape[0]:
+        raise media.BadInput(f"example {index} is outside 0 .. {st.x.shape[0] - 1}")
+    label = None if st.y is None else int(st.y[index])
+    return to_item(slot, st.x[index], z=[float(v) for v in st.mu[index]], label=label, index=index,
+                   map=[float(v) for v in st.points[index]])
+
+
+@torch.no_grad()
+def encode(slot: RunSlot, x: torch.Tensor, labels: list[int | None]) -> list[dict[str, Any]]:
+    """x (N, *shape) in model space -> per example: code (posterior mean), reconstruction, map
+    position (and, where available, the anomaly score)."""
+    st = stats(slot)
+    cond = None
+    if slot.n_classes:
+        if any(v is None for v in labels):
+            raise media.BadInput(f"run {slot.name} is conditional: give the label of the upload (0 .. {slot.n_classes - 1})")
+        cond = torch.cat([check_label(slot, int(v)) for v in labels])
+    mu = slot.model.encode(x.to(slot.model.device), None if cond is None else cond.to(slot.model.device)).mean.cpu()
+    recon = reconstruct(slot.model, x, cond=cond)
+    points = st.projection(mu.double().numpy())
+    out = []
+    for i in range(x.shape[0]):
+        out.append({
+            "z": [float(v) for v in mu[i]], "label": None if cond is None else int(cond[i]),
+            "input": media.item(slot, x[i]), "recon": media.item(slot, recon[i]),
+            "map": [float(v) for v in points[i]],
+        })
+    return out

@@ -1,0 +1,130 @@
+"""``compress(run, x) -> bytes`` and ``decompress(run, data) -> x``, CompressAI's shape.
+
+Lossless: the bytes are a ``.vkz`` stream (:mod:`.container`) whose payload is BB-ANS
+(:mod:`.bbans`) under the run's VAE; ``decompress`` returns the original numpy array bit for
+bit (values, dtype with byte order, shape) or raises a :class:`~.container.ContainerError`
+saying why it cannot (another run, a newer format, damage)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from vaekit.artifacts import rundir
+from vaekit.artifacts.load import LoadedRun, load, sha256_file
+from vaekit.tasks.compress.bbans import BitsBackCoder, CoderSettings, DesyncError, init_symbols_for
+from vaekit.tasks.compress.container import ContainerError, Header, data_digest, pack, unpack
+from vaekit.tasks.compress.numerics import CodingNets, one_thread
+from vaekit.tasks.compress.symbols import Alphabet, alphabet, describe, from_symbols, to_symbols
+
+CODER = "bb-ans"
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+_CODER_CACHE: dict[int, tuple[Any, BitsBackCoder]] = {}
+
+
+def model_sha256(run: LoadedRun) -> str:
+    """sha256 of the run's ``model.safetensors`` (cached per path, size and mtime)."""
+    path = Path(run.path) / rundir.MODEL
+    st = os.stat(path)
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = sha256_file(path)
+    return _SHA_CACHE[key]
+
+
+def _as_run(run: LoadedRun | str | os.PathLike[str]) -> LoadedRun:
+    return run if isinstance(run, LoadedRun) else load(run)
+
+
+def _coder(run: LoadedRun, a: Alphabet, latent_bits: int) -> BitsBackCoder:
+    """The coder of ``run`` (its float64 copy of the nets is kept per model object)."""
+    cached = _CODER_CACHE.get(id(run.model))
+    if cached is None or cached[0] is not run.model or cached[1].settings.latent_bits != latent_bits:
+        nets = CodingNets(run.model, a.likelihood, a.levels)
+        settings = CoderSettings(latent_bits=latent_bits, init_symbols=init_symbols_for(run.model.latent_dim))
+        cached = (run.model, BitsBackCoder(nets, run.model.latent_dim, settings))
+        _CODER_CACHE.clear()  # one model at a time: the cache is for repeated calls, not a registry
+        _CODER_CACHE[id(run.model)] = cached
+    return cached[1]
+
+
+def compress(run: LoadedRun | str | os.PathLike[str], x: Any, *, latent_bits: int = 12,
+             source: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None) -> bytes:
+    """Losslessly compress ``x`` (an array of N examples, or one example, on the run's grid)
+    into ``.vkz`` bytes. ``latent_bits``: log2 of the buckets per latent dimension (4..16);
+    ``source``: how the input was read (recorded for ``vaekit decompress``)."""
+    from vaekit.core.errors import ConfigError
+
+    if not 4 <= latent_bits <= 16:
+        raise ConfigError(f"latent_bits must be within 4..16 (got {latent_bits}); 12 is the default")
+    run = _as_run(run)
+    a = alphabet(run)
+    x = np.asarray(x)
+    symbols = to_symbols(x, a)  # (N, D)
+    coder = _coder(run, a, latent_bits)
+    with one_thread():
+        words = coder.encode(symbols, progress)
+    payload = words.astype("<u4").tobytes()
+    header = Header(
+        mode="lossless", model_sha256=model_sha256(run), shape=[int(s) for s in x.shape], dtype=x.dtype.str,
+        count=int(symbols.shape[0]), data_sha256=data_digest(x), payload_bytes=len(payload),
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        coder={"name": CODER, **describe(a), **asdict(coder.settings), "latent_dim": int(run.model.latent_dim)},
+        source=dict(source or {}),
+    )
+    return pack(header, payload)
+
+
+def read_header(data: bytes) -> Header:
+    """The checked header of a ``.vkz`` stream (no model needed)."""
+    return unpack(data)[0]
+
+
+def decompress(run: LoadedRun | str | os.PathLike[str], data: bytes, *,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """The inverse of :func:`compress`: the original array, bit for bit, or a
+    :class:`ContainerError` (damaged, truncated, newer format, another run)."""
+    header, payload = unpack(data)
+    return decode_checked(_as_run(run), header, payload, progress=progress)
+
+
+def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
+                   progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Decode a payload whose container checks passed; every promise of the header is verified."""
+    sha = model_sha256(run)
+    if header.model_sha256 != sha:
+        raise ContainerError(
+            f"this stream was compressed with another model (sha256 {header.model_sha256[:12]}…), not with run "
+            f"{run.path} (sha256 {sha[:12]}…); decompress it with the run that compressed it")
+    a = alphabet(run)
+    coder_info = header.coder
+    expected = {"name": CODER, **describe(a), "latent_dim": int(run.model.latent_dim)}
+    if any(coder_info.get(k) != v for k, v in expected.items()):
+        raise ContainerError(f"the stream's coder settings {coder_info} do not fit this run ({expected}); "
+                             "the file is damaged or from another vaekit")
+    latent_bits, init = coder_info.get("latent_bits"), coder_info.get("init_symbols")
+    if not (isinstance(latent_bits, int) and 4 <= latent_bits <= 16 and init == init_symbols_for(run.model.latent_dim)):
+        raise ContainerError("the stream's coder settings are out of range; the file is damaged")
+    n = header.count
+    if len(header.shape) < 1 or int(np.prod(header.shape, dtype=np.int64)) != n * a.dim or n < 1:
+        raise ContainerError(f"the header's shape {header.shape} does not hold {n} example(s) of {a.dim} values; "
+                             "the file is damaged")
+    if header.payload_bytes % 4:
+        raise ContainerError("the payload is not a whole number of 32-bit words; the file is damaged")
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    coder = _coder(run, a, latent_bits)
+    try:
+        with one_thread():
+            symbols = coder.decode(words, n, a.dim, progress)
+        x = from_symbols(symbols, a, header.shape, header.dtype)
+    except (DesyncError, ValueError) as exc:
+        raise ContainerError(f"the payload does not decode under this run ({exc}); the file is damaged") from None
+    if data_digest(x) != header.data_sha256:
+        raise ContainerError("the decoded data does not match the sha256 recorded at compression; nothing was "
+                             "returned (the file is damaged, or the coder's numerics differ on this machine)")
+    return x

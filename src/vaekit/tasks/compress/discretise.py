@@ -1,0 +1,84 @@
+"""Discrete coding distributions for bits-back coding (Townsend et al. 2019, BB-ANS, sec. 3).
+
+Latents: each latent dimension's prior N(0, 1) is cut into K = 2**latent_bits buckets of equal
+prior mass, with edges e_i = Phi^-1(i / K), i = 0..K. Under the prior every bucket then has
+probability exactly 1/K (coded with a uniform model), and the posterior N(mu, sigma^2) gives
+bucket i the mass Phi((e_{i+1} - mu) / sigma) - Phi((e_i - mu) / sigma). The decoder network sees
+the bucket's centre c_i = Phi^-1((i + 1/2) / K) (the median of the prior inside the bucket).
+
+Data: the discretised logistic of :mod:`vaekit.parts.likelihoods.logistic` over ``levels`` grey
+values (edge bins take the tails), or a Bernoulli per element.
+
+Every function here works on float64 numpy arrays and uses only element-wise operations
+(no reductions whose order could change with threads or vector width except the row sums of
+:func:`normalise`, which numpy computes in a fixed pairwise order), so the same inputs give the
+same bits in any process. The tables are quantised to integers by ``constriction``'s
+deterministic fixed-point quantiser (24-bit precision) on both sides.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import expit, ndtr, ndtri
+
+# Every table entry is floored here before constriction's own floor (one 2**-24 unit): a
+# probability that underflows to 0 in float64 must still be codable, and 1e-12 costs nothing.
+FLOOR = 1e-12
+
+
+@lru_cache(maxsize=8)
+def bucket_edges(latent_bits: int) -> np.ndarray:
+    """(K + 1,) equal-prior-mass edges, -inf and +inf at the ends."""
+    k = 1 << latent_bits
+    return ndtri(np.arange(k + 1, dtype=np.float64) / k)
+
+
+@lru_cache(maxsize=8)
+def bucket_centres(latent_bits: int) -> np.ndarray:
+    """(K,) the prior median of each bucket: what the decoder network is fed."""
+    k = 1 << latent_bits
+    return ndtri((np.arange(k, dtype=np.float64) + 0.5) / k)
+
+
+def normalise(p: np.ndarray) -> np.ndarray:
+    """Floor at :data:`FLOOR` and renormalise each row (last axis)."""
+    p = np.maximum(p, FLOOR)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def posterior_buckets(mu: np.ndarray, sigma: np.ndarray, latent_bits: int) -> np.ndarray:
+    """(L, K) posterior mass of every bucket, for mu, sigma of shape (L,).
+
+    The mass is a difference of two CDF values; in the upper tail both are near 1 and the
+    difference cancels, so there the mirror identity Phi(b) - Phi(a) = Phi(-a) - Phi(-b) is used
+    (both terms small)."""
+    edges = bucket_edges(latent_bits)  # (K + 1,)
+    t = (edges[None, :] - mu[:, None]) / sigma[:, None]  # (L, K + 1) standardised edges
+    lo, hi = t[:, :-1], t[:, 1:]
+    mass = np.where(lo > 0, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))  # lo > 0: bucket above the mean
+    return normalise(mass)
+
+
+def logistic_table(loc: np.ndarray, log_scale: np.ndarray, levels: int) -> np.ndarray:
+    """(D, levels) probabilities of each grey level under the discretised logistic with
+    location ``loc`` and log-scale ``log_scale`` (both (D,), on the [0, 1] grid k / (levels - 1)).
+
+    Bin k spans [(k - 1/2)/(levels - 1), (k + 1/2)/(levels - 1)]; the first and last bins take
+    the tails, exactly as :class:`vaekit.parts.likelihoods.logistic.DiscretizedLogistic`."""
+    inner = (np.arange(levels - 1, dtype=np.float64) + 0.5) / (levels - 1)  # (levels - 1,) bin boundaries
+    inv_s = np.exp(-log_scale)[:, None]
+    t = (inner[None, :] - loc[:, None]) * inv_s  # (D, levels - 1)
+    # CDF at every boundary, padded with 0 and 1; below the location take the lower tail,
+    # above it the upper tail (1 - CDF) so neither side's differences cancel.
+    cdf = np.concatenate([np.zeros((t.shape[0], 1)), expit(t), np.ones((t.shape[0], 1))], axis=1)
+    sf = np.concatenate([np.ones((t.shape[0], 1)), expit(-t), np.zeros((t.shape[0], 1))], axis=1)
+    lower_half = cdf[:, 1:] <= 0.5
+    mass = np.where(lower_half, cdf[:, 1:] - cdf[:, :-1], sf[:, :-1] - sf[:, 1:])
+    return normalise(mass)
+
+
+def bernoulli_table(logits: np.ndarray) -> np.ndarray:
+    """(D,) probability of a one for each element."""
+    return np.clip(expit(logits), FLOOR, 1.0 - FLOOR)

@@ -312,3 +312,26 @@ def test_bad_run_dirs_are_clear_errors(tmp_path):
         create_app([tmp_path / "missing"])
     with pytest.raises(RunDirError, match="not a run directory"):
         create_app([tmp_path])
+
+
+# --- the benchmark's quick mode ------------------------------------------------------------------
+def test_bench_serve_quick(runs, tmp_path):
+    """bench/bench_serve.py --quick: a real server, real HTTP clients, a results file that resumes."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "bench_serve.py"
+    spec = importlib.util.spec_from_file_location("bench_serve", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results, docs = tmp_path / "quick.jsonl", tmp_path / "quick.md"
+    argv = ["--quick", "--reps", "1", "--run", str(runs["digits"]), "--results", str(results), "--docs", str(docs)]
+    assert bench.main(argv) == 0
+    import json
+
+    (rec,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert 0 < rec["p50_ms"] <= rec["p95_ms"] and rec["decodes_per_s"] > 0 and rec["n"] == 100
+    text = docs.read_text()
+    assert bench.BEGIN in text and "decodes/s, 8 concurrent clients" in text
+    assert bench.main(argv) == 0  # resumes: the finished repetition is not measured again
+    assert len(results.read_text().splitlines()) == 1

@@ -195,6 +195,16 @@ def test_parse_overrides_nests_several_items() -> None:
     }
 
 
+def test_a_part_named_by_a_string_takes_settings_in_a_later_override() -> None:
+    assert parse_overrides(["model.prior=vamp", "model.prior.components=20"]) == {
+        "model": {"prior": {"name": "vamp", "components": 20}},
+    }
+    cfg = complete_config(Config().with_overrides(parse_overrides(["model.prior=vamp", "model.prior.components=20"])))
+    assert cfg.model["prior"]["name"] == "vamp" and cfg.model["prior"]["components"] == 20
+    with pytest.raises(ConfigError, match="conflicts"):
+        parse_overrides(["train.lr=1", "train.lr.x=2"])
+
+
 @pytest.mark.parametrize("item", ["noequals", "a.b.c=1", "train=1", ".lr=1", "train.=1", "=1", "model..net=1"])
 def test_parse_overrides_bad_forms(item: str) -> None:
     with pytest.raises(ConfigError):

@@ -236,9 +236,14 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         value = _parse_value(text.strip())
         node = nested
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
+            child = node.setdefault(part, {})
+            if isinstance(child, str):
+                # `--set model.prior=vamp --set model.prior.components=20`: a part named by a
+                # string earlier becomes its table, so its settings can follow.
+                child = node[part] = {"name": child}
+            if not isinstance(child, dict):
                 raise ConfigError(f"--set key {key!r} conflicts with another override")
+            node = child
         node[parts[-1]] = value
     return nested
 

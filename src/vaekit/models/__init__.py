@@ -2,5 +2,6 @@
 
 from vaekit.models.registry import MODELS, build_model
 from vaekit.models.vae import VAE
+from vaekit.models import ladder  # noqa: F401  (registration)
 
 __all__ = ["MODELS", "VAE", "build_model"]

@@ -10,24 +10,22 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
-from torch import nn
 from torch.distributions import Distribution
 
 from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
 from vaekit.core.specs import Nested, Spec
 from vaekit.core.types import Latent, Output
+from vaekit.models.base import LatentVariableModel
 from vaekit.models.registry import MODELS
 from vaekit.parts import LIKELIHOODS, NETS, POSTERIORS, PRIORS, analytic_kl, kl_divergence_per_dim
-from vaekit.parts.conditioning import condition_vector
 from vaekit.parts.flows import rsample_with_log_prob
 
 
 @MODELS.register("vae")
-class VAE(nn.Module):
+class VAE(LatentVariableModel):
     """One Gaussian latent layer between an encoder/decoder pair (``net``)."""
 
-    SAMPLE_CHUNK = 2_000
     MOVED_SETTINGS = {
         "hidden": "the net's widths are model.net.hidden", "activation": "it is model.net.activation",
         "variance": "it is model.likelihood.variance (with model.likelihood.name=gaussian)",
@@ -61,14 +59,6 @@ class VAE(nn.Module):
         self.shape = tuple(ctx.shape)
         self.latent_dim = latent_dim
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    def condition(self, cond: torch.Tensor | None) -> torch.Tensor | None:
-        """Labels (B,) or vectors (B, C) -> the conditioning vector; None for unconditional models."""
-        return condition_vector(cond, self.cond_dim) if self.cond_dim else None
-
     def encode(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> Distribution:
         """q(z|x): batch shape (B,), event shape (L,)."""
         # .float(): under mixed-precision autocast the nets may run in bf16/fp16, but log-densities
@@ -96,21 +86,9 @@ class VAE(nn.Module):
         px = self.likelihood(self.decoder(z, c).float())  # batch (S, B)
         return Output(px=px, latents=[latent], samples=samples)
 
-    @torch.no_grad()  # not inference_mode: results are handed to users, who may feed them to autograd
-    def sample(
-        self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0, mean: bool = True,
+    def sample_codes(
+        self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
         cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Draw z ~ p(z) (scaled by ``temperature``) and return the decoder's mean (or a sample)
-        as a tensor (n, *shape). ``cond``: labels (n,) for a conditional model; without them a
-        conditional model cycles through its classes (0, 1, ..., C-1, 0, ...)."""
-        if cond is None and self.cond_dim:
-            cond = torch.arange(n, device=self.device) % self.cond_dim
-        z = self.prior.sample(n, generator=generator, temperature=temperature, cond=self.condition(cond))  # (n, L)
-        # Decode in cache-sized chunks: one 10,000-row pass was measured slower than 2,000-row ones.
-        out = []
-        for i, zc in enumerate(z.split(self.SAMPLE_CHUNK)):
-            cc = None if cond is None else cond[i * self.SAMPLE_CHUNK : (i + 1) * self.SAMPLE_CHUNK].to(zc.device)
-            px = self.decode(zc, cc)
-            out.append(px.mean if mean else px.sample())
-        return torch.cat(out)
+        """(n, L) draws from the prior; ``cond`` is the conditioning vector (or None)."""
+        return self.prior.sample(n, generator=generator, temperature=temperature, cond=cond)

@@ -81,6 +81,9 @@ class FactorVAE(Objective):
             accuracy = 0.5 * ((logits_q.argmax(1) == 0).float().mean() + (logits_perm.argmax(1) == 1).float().mean())
             return Loss(total=loss, terms={"loss": loss.detach(), "accuracy": accuracy.detach()})
         out = self.run_model(model, batch, samples=1)
+        if len(out.latents) != 1:
+            raise ConfigError("objective.name='factor-vae' penalises the total correlation of one latent layer; this "
+                              f"model has {len(out.latents)} (use model.name='vae')")
         z = self._codes(out.latents[0].z[0], batch)
         recon = -out.log_px(batch.x)[0]  # (B,)
         kl = out.kl()  # (B,)

@@ -102,7 +102,7 @@ def generate_rows(
     c = None
     if cond is not None and getattr(model, "cond_dim", 0):
         c = torch.as_tensor(cond).to(model.device)
-    z = model.prior.sample(n, generator=generator, temperature=temperature, cond=model.condition(c))
+    z = model.sample_codes(n, generator=generator, temperature=temperature, cond=model.condition(c))
     encoded = []
     numeric = numeric_positions(pre)
     for start in range(0, n, 2_000):

@@ -5,9 +5,66 @@ Parsing stays torch-free (``vaekit --help`` is instant): handlers import what th
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import Any, Callable
+
+
+def _handler(name: str) -> Callable[[argparse.Namespace], int]:
+    """A handler that imports :mod:`vaekit.cli.task_handlers` (and torch) only when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from vaekit.cli import task_handlers
+
+        return getattr(task_handlers, name)(args)
+
+    return run
+
+
+def _sampler_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="pseudo-gibbs", choices=["pseudo-gibbs", "metropolis-within-gibbs", "mwg"],
+                   help="pseudo-gibbs (Rezende et al. 2014; default) or metropolis-within-gibbs / mwg (Mattei & "
+                        "Frellsen 2018: the encoder as a Metropolis-Hastings proposal, exact in the limit)")
+    p.add_argument("--steps", type=int, metavar="T", help="sampler steps (default 50 pseudo-gibbs, 200 metropolis-within-gibbs)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the chains (default 0)")
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
              add_run: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add this module's subcommands to ``sub``; ``add_run`` adds the run-directory and --device arguments."""
+    p: Any = sub.add_parser(
+        "inpaint", help="fill the missing part of an image (or vector): several completions, observed pixels kept",
+        description="Inpainting with a trained run: the pixels outside the mask are kept exactly, the ones inside are "
+                    "filled by n independent chains. The input is a picture (.png/.jpg, the run's size), a .npy "
+                    "array (the run's data shape, values as the model sees them, e.g. [0, 1]) or --index I of "
+                    "the test split. The region to fill is --mask FILE (white / nonzero / True = fill, like "
+                    "OpenCV's inpainting masks) or --mask-kind center | half | random[:p].")
+    add_run(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", metavar="IMG|NPY", help="the example to complete (.png, .jpg or .npy)")
+    src.add_argument("--index", type=int, metavar="I", help="use example I of the --split instead of a file")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="split for --index (default test)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--mask", metavar="IMG|NPY", help="the region to fill: white / nonzero / True = fill")
+    which.add_argument("--mask-kind", metavar="center|half|random[:p]",
+                       help="a built-in mask: center (the middle quarter), half (the bottom half), random:p (each "
+                            "pixel missing with probability p, default 0.5, seeded by --seed)")
+    p.add_argument("-n", type=int, default=8, help="number of completions (default 8)")
+    p.add_argument("--label", metavar="L", help="conditional runs: the example's class (index or name)")
+    _sampler_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy",
+                   help=".png: one row (original if known, masked input with the hole grey, then the n completions); "
+                        ".npy: the completions (n, *shape)")
+    p.set_defaults(func=_handler("inpaint"))
+
+    p = sub.add_parser(
+        "impute", help="fill the missing cells (empty, NA, NaN, ?) of a table, other cells kept as written",
+        description="Tabular imputation with a run trained on a table (csv:PATH, breast-cancer). DATA.csv has the "
+                    "run's columns (header row; a label column is passed through); missing cells are empty or "
+                    "NA, N/A, NaN, null, none, ?, - (any case). Cells are encoded with the run's saved "
+                    "preprocessing, filled with the average of -n chains' decoder means (categorical: the most "
+                    "probable category) and written in the original units; every other cell is copied as written.")
+    add_run(p)
+    p.add_argument("data", metavar="DATA.csv", help="the table with missing cells")
+    p.add_argument("-n", type=int, default=8, help="chains averaged per row (default 8)")
+    _sampler_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.csv", help="where to write the filled table")
+    p.set_defaults(func=_handler("impute"))

@@ -1,0 +1,131 @@
+"""Handlers of the task subcommands (inpaint, impute, ...); torch is imported here, never at parse time."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaekit.cli.commands import _kind, _label_index, _load, _usage
+from vaekit.core.errors import DataError
+
+
+# ----------------------------------------------------------------------------- reading examples
+def _read_picture(path: Path, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """A picture file -> float (C, H, W) in [0, 1] with the run's channel count (8-bit / 255)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            c, h, w = shape
+            pic = img.convert("L" if c == 1 else "RGB")
+            if pic.size != (w, h):
+                raise _usage(f"{what} {path} is {pic.size[0]}x{pic.size[1]} pixels but the run's images are {w}x{h}; "
+                             "resize it first")
+            arr = np.asarray(pic, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"cannot read {what} {path} as a picture ({exc}); give a .png / .jpg or a .npy array") from None
+    return arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+
+
+def _read_array(path: Path, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """A .npy -> an array of the run's data shape (a single-channel image may omit the channel axis)."""
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"cannot read {what} {path} as a .npy array ({exc})") from None
+    if len(shape) == 3 and shape[0] == 1 and arr.shape == shape[1:]:
+        arr = arr[None]
+    if tuple(arr.shape) != tuple(shape):
+        raise _usage(f"{what} {path} has shape {tuple(arr.shape)} but the run's examples have shape {tuple(shape)}")
+    return arr
+
+
+def _read_example(path: Path, shape: tuple[int, ...], what: str) -> np.ndarray:
+    if not path.exists():
+        raise DataError(f"{what} {path} does not exist")
+    if path.suffix.lower() == ".npy":
+        return _read_array(path, shape, what)
+    if len(shape) != 3:
+        raise _usage(f"{what} {path}: the run was trained on vectors of shape {tuple(shape)}; give a .npy array")
+    return _read_picture(path, shape, what)
+
+
+# ----------------------------------------------------------------------------- inpaint
+def inpaint(args: argparse.Namespace) -> int:
+    from vaekit.artifacts.images import check_output, save_array, save_grid
+    from vaekit.tasks.inpaint import inpaint as run_inpaint, mask_of_kind
+
+    output = check_output(Path(args.output), {".png", ".npy"})
+    if args.n < 1:
+        raise _usage(f"-n must be at least 1 (got {args.n})")
+    if args.steps is not None and args.steps < 1:
+        raise _usage(f"--steps must be at least 1 (got {args.steps})")
+    run = _load(args)
+    kind = _kind(run)
+    if kind == "table":
+        raise _usage(f"{run.path} was trained on a table; fill its missing cells with `vaekit impute {run.path} DATA.csv -o FILLED.csv`")
+    if output.suffix.lower() == ".png" and kind != "image":
+        raise _usage(f"cannot write {output}: {run.path} was trained on {kind} data; write .npy")
+    shape = run.shape
+    original, label = None, None
+    if args.index is not None:
+        from vaekit.tasks.data import split_data
+
+        xs, ys = split_data(run, args.split)
+        if not 0 <= args.index < xs.shape[0]:
+            raise _usage(f"--index {args.index} is outside the {args.split} split (0 .. {xs.shape[0] - 1})")
+        x = xs[args.index]
+        original = x
+        if ys is not None and getattr(run.model, "cond_dim", 0):
+            label = int(ys[args.index])
+    else:
+        x = torch.from_numpy(np.ascontiguousarray(_read_example(Path(args.input), shape, "--input"), dtype=np.float32))
+    if args.mask is not None:
+        hole = _read_example(Path(args.mask), shape, "--mask")
+        observed = torch.from_numpy(~(np.asarray(hole) > 0.5 if hole.dtype != np.bool_ else hole))
+    else:
+        observed = mask_of_kind(args.mask_kind, shape, seed=args.seed)
+    if args.label is not None:
+        label = _label_index(run, args.label)
+    if observed.all():
+        raise _usage("the mask marks nothing to fill (no white / nonzero / True value); nothing to inpaint")
+    out = run_inpaint(run, x, observed, n=args.n, method=args.method, steps=args.steps, seed=args.seed, cond=label)
+    if output.suffix.lower() == ".npy":
+        save_array(out, output)
+    else:
+        shown = torch.where(observed, x, torch.full_like(x, 0.5))
+        row = [shown[None], out] if original is None else [original[None], shown[None], out]
+        save_grid(torch.cat(row), output, nrow=sum(r.shape[0] for r in row))
+    missing = int((~observed).sum())
+    layout = "" if output.suffix.lower() == ".npy" else (
+        " (one row: " + ("the original, " if original is not None else "") + "the masked input with the hole grey, then the completions)")
+    print(f"Wrote {args.n} completions of {missing} missing values ({args.method}) to {output}{layout}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- impute
+def impute(args: argparse.Namespace) -> int:
+    from vaekit.artifacts.images import check_output
+    from vaekit.core.atomic import write_text_atomic
+    from vaekit.tasks.impute import impute_csv
+
+    output = check_output(Path(args.output), {".csv"})
+    if args.n < 1:
+        raise _usage(f"-n must be at least 1 (got {args.n})")
+    if args.steps is not None and args.steps < 1:
+        raise _usage(f"--steps must be at least 1 (got {args.steps})")
+    run = _load(args)
+    if _kind(run) != "table":
+        raise _usage(f"{run.path} was trained on {_kind(run)} data, not a table; `vaekit impute` fills table cells "
+                     f"(use `vaekit inpaint {run.path} ...` for images and vectors)")
+    result, text = impute_csv(run, args.data, n=args.n, method=args.method, steps=args.steps, seed=args.seed)
+    write_text_atomic(output, text)
+    extra = f", acceptance {result.stats['acceptance']:.2f}" if "acceptance" in result.stats else ""
+    print(f"Filled {result.stats['cells']} missing cell(s) in {result.stats['rows']} of {len(result.table)} rows "
+          f"({args.method}, {args.n} chains{extra}); wrote {output}")
+    return 0

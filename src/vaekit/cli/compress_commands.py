@@ -102,5 +102,5 @@ def decompress_cmd(args: argparse.Namespace) -> int:
     x = decode_checked(run, header, payload)
     what = write_output(x, args.output, header.source)
     print(f"Decompressed {header.count:,} example(s) {tuple(x.shape)} {x.dtype} -> {args.output} ({what}); "
-          "sha256 of the data verified")
+          "hash of the data verified")
     return 0

@@ -7,7 +7,6 @@ saying why it cannot (another run, a newer format, damage)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from vaekit.artifacts import rundir
 from vaekit.artifacts.load import LoadedRun, load, sha256_file
 from vaekit.tasks.compress.bbans import BitsBackCoder, CoderSettings, DesyncError, init_symbols_for
-from vaekit.tasks.compress.container import ContainerError, Header, data_digest, pack, unpack
+from vaekit.tasks.compress.container import ContainerError, Header, data_digest, pack, payload_digest, unpack
 from vaekit.tasks.compress.numerics import CodingNets, one_thread
 from vaekit.tasks.compress.symbols import Alphabet, alphabet, describe, from_symbols, to_symbols
 
@@ -46,7 +45,7 @@ def _coder(run: LoadedRun, a: Alphabet, latent_bits: int) -> BitsBackCoder:
     cached = _CODER_CACHE.get(id(run.model))
     if cached is None or cached[0] is not run.model or cached[1].settings.latent_bits != latent_bits:
         nets = CodingNets(run.model, a.likelihood, a.levels)
-        settings = CoderSettings(latent_bits=latent_bits, init_symbols=init_symbols_for(run.model.latent_dim))
+        settings = CoderSettings(latent_bits=latent_bits, init_symbols=init_symbols_for(run.model.latent_dim, latent_bits))
         cached = (run.model, BitsBackCoder(nets, run.model.latent_dim, settings))
         _CODER_CACHE.clear()  # one model at a time: the cache is for repeated calls, not a registry
         _CODER_CACHE[id(run.model)] = cached
@@ -72,8 +71,8 @@ def compress(run: LoadedRun | str | os.PathLike[str], x: Any, *, latent_bits: in
     payload = words.astype("<u4").tobytes()
     header = Header(
         mode="lossless", model_sha256=model_sha256(run), shape=[int(s) for s in x.shape], dtype=x.dtype.str,
-        count=int(symbols.shape[0]), data_sha256=data_digest(x), payload_bytes=len(payload),
-        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        count=int(symbols.shape[0]), data_hash=data_digest(x), payload_bytes=len(payload),
+        payload_hash=payload_digest(payload),
         coder={"name": CODER, **describe(a), **asdict(coder.settings), "latent_dim": int(run.model.latent_dim)},
         source=dict(source or {}),
     )
@@ -108,7 +107,7 @@ def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
         raise ContainerError(f"the stream's coder settings {coder_info} do not fit this run ({expected}); "
                              "the file is damaged or from another vaekit")
     latent_bits, init = coder_info.get("latent_bits"), coder_info.get("init_symbols")
-    if not (isinstance(latent_bits, int) and 4 <= latent_bits <= 16 and init == init_symbols_for(run.model.latent_dim)):
+    if not (isinstance(latent_bits, int) and 4 <= latent_bits <= 16 and init == init_symbols_for(run.model.latent_dim, latent_bits)):
         raise ContainerError("the stream's coder settings are out of range; the file is damaged")
     n = header.count
     if len(header.shape) < 1 or int(np.prod(header.shape, dtype=np.int64)) != n * a.dim or n < 1:
@@ -124,7 +123,7 @@ def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
         x = from_symbols(symbols, a, header.shape, header.dtype)
     except (DesyncError, ValueError) as exc:
         raise ContainerError(f"the payload does not decode under this run ({exc}); the file is damaged") from None
-    if data_digest(x) != header.data_sha256:
-        raise ContainerError("the decoded data does not match the sha256 recorded at compression; nothing was "
+    if data_digest(x) != header.data_hash:
+        raise ContainerError("the decoded data does not match the hash recorded at compression; nothing was "
                              "returned (the file is damaged, or the coder's numerics differ on this machine)")
     return x

@@ -14,10 +14,13 @@ borrowed bits back.
 
 Step 1 of the first example needs bits on the stack to decode from: the stack starts with
 ``init_symbols`` pseudo-random 16-bit symbols (a fixed seed, so the decoder knows them). Their
-~16 bits each are the *initial-bits overhead* of bits-back coding, paid once per stream and
+16 bits each are the *initial-bits overhead* of bits-back coding, paid once per stream and
 amortised over the examples; at the end the decoder pops them and checks them, one more
-integrity check. Each latent dimension can take at most 24 bits back (constriction's 24-bit
-precision gives every bucket at least 2**-24), hence ``init_symbols`` = ceil(24 L / 16) + 2.
+integrity check. A latent dimension takes about log2 K bits back when its posterior is as wide
+as the prior and fewer when it is narrower, so ``init_symbols`` = ceil(L log2 K / 16) + 4
+(the + 4: the coder's 64-bit state). Should an unusual posterior take more, correctness is
+unaffected (ANS decoding from a nearly empty stack is still exactly inverted by the decoder);
+only that first example's latent is then not a fair sample, which costs rate, not data.
 
 Distributions: :mod:`.discretise` (equal-mass latent buckets, discretised logistic / Bernoulli
 tables) from networks evaluated as described in :mod:`.numerics`.
@@ -39,15 +42,14 @@ from vaekit.tasks.compress.numerics import CodingNets
 
 INIT_SEED = 0x564B5A  # "VKZ": the pseudo-random initial bits, known to both sides
 INIT_BITS_PER_SYMBOL = 16
-MAX_BITS_BACK_PER_DIM = 24  # constriction's default precision
 
 
 class DesyncError(RuntimeError):
     """The decoder did not end where the encoder started (caught and reported by the caller)."""
 
 
-def init_symbols_for(latent_dim: int) -> int:
-    return math.ceil(MAX_BITS_BACK_PER_DIM * latent_dim / INIT_BITS_PER_SYMBOL) + 2
+def init_symbols_for(latent_dim: int, latent_bits: int) -> int:
+    return math.ceil(latent_bits * latent_dim / INIT_BITS_PER_SYMBOL) + 4
 
 
 def initial_symbols(n: int) -> np.ndarray:

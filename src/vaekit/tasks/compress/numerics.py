@@ -18,7 +18,7 @@ Choices, each for a reason:
 * **Tables quantised by constriction** (24-bit fixed point, deterministic) from identical
   float64 tables, so both sides code with identical integer frequencies.
 
-Whatever happens, the container's sha256 of the original data is checked after decoding: a
+Whatever happens, the container's hash of the original data is checked after decoding: a
 desync can only ever surface as an error, never as different data.
 
 The small transformations after the networks mirror

@@ -51,7 +51,7 @@ def rate_table(run: LoadedRun, x: np.ndarray, counts: tuple[int, ...] = (1, 100,
         back = decompress(run, data)
         t2 = time.perf_counter()
         if back.tobytes() != part.tobytes():
-            raise AssertionError("round trip differs")  # decompress checks the sha256 itself; belt and braces
+            raise AssertionError("round trip differs")  # decompress checks the data hash itself; belt and braces
         header = read_header(data)
         dims = n * math.prod(header.coder["shape"])
         elbo = negative_elbo_bits_per_dim(run, part, k=k)

@@ -1,0 +1,291 @@
+"""Lossless compression benchmark (issue 12): vaekit's bits-back coder (BB-ANS) against gzip, bz2,
+lzma, zstd, PNG (optimize) and WebP lossless on the same 8-bit Fashion-MNIST test images and on
+the `digits` test split; bits/dim and images/s, actual bits next to the model's -ELBO.
+
+Protocol (bench/harness.py): every run is a fresh subprocess; each finished run is appended to
+bench/results/compression/results.jsonl at once (a killed invocation resumes); VAE settings are
+chosen on the validation split (select_on_validation, against the goal line = 0.75 x the best
+classical codec on the same validation images); the test split is coded once per seed with the
+chosen settings; >= 3 training seeds; classical codecs are deterministic (one run each).
+Timings are recorded with the load average (this machine is shared: "measured under load").
+
+    python3 bench/bench_compression.py            # full: writes docs/compression.md's tables
+    python3 bench/bench_compression.py --quick    # toy sizes, seconds; writes bench/results/compression/quick.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import gzip
+import io
+import json
+import lzma
+import math
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from harness import (  # noqa: E402
+    Harness, Job, Stat, fmt_num, goal, load_note, md_table, require_seeds, select_on_validation,
+)
+
+RESULTS = BENCH / "results" / "compression"
+DOCS = BENCH.parent / "docs" / "compression.md"
+ROOT = BENCH.parent
+
+# Candidates (settings over the `compress` recipe), chosen on validation.
+CANDIDATES = {
+    "mlp-l32": [],
+    "mlp-l64": ["model.latent_dim=64"],
+}
+FULL = {"fashion": {"epochs": 4, "val_n": 1000, "test_n": 2000, "seeds": [0, 1, 2]},
+        "digits": {"epochs": 150, "val_n": None, "test_n": None, "seeds": [0, 1, 2]}}
+QUICK = {"fashion": {"epochs": 1, "val_n": 50, "test_n": 30, "seeds": [0], "limit": 600},
+         "digits": {"epochs": 2, "val_n": None, "test_n": 30, "seeds": [0]}}
+DATA = {"fashion": "fashion-mnist", "digits": "digits"}
+
+
+# ----------------------------------------------------------------------------- worker side
+def _split_uint8(run: Any, split: str, n: int | None) -> Any:
+    """The split's raw grey levels as uint8 (N, H, W) through the run's saved preprocessing."""
+    import numpy as np
+
+    from vaekit.tasks.data import split_data
+
+    x, _ = split_data(run, split)
+    levels = run.dataset["levels"]
+    x = x[:n] if n else x
+    return np.rint(x.numpy()[:, 0] * (levels - 1)).astype(np.uint8)
+
+
+def worker_train(args: dict[str, Any]) -> dict[str, Any]:
+    import vaekit
+    from vaekit.tasks.compress.rate import negative_elbo_bits_per_dim
+
+    t0 = time.perf_counter()
+    out = vaekit.train("compress", data=args["data"], epochs=args["epochs"], seed=args["seed"], out=args["out"],
+                       overrides=args["overrides"], echo=None, progress=False, report=False)
+    train_s = time.perf_counter() - t0
+    run = vaekit.load(out)
+    x = _split_uint8(run, "val", args["val_n"])
+    bpd = negative_elbo_bits_per_dim(run, x, k=10)
+    return {"split": "val", "neg_elbo_bpd": bpd, "neg_bpd": -bpd, "cost_s": train_s, "n": int(len(x))}
+
+
+def worker_code(args: dict[str, Any]) -> dict[str, Any]:
+    import vaekit
+    from vaekit.tasks.compress.rate import rate_table
+
+    run = vaekit.load(args["run"])
+    x = _split_uint8(run, args["split"], args["n"])
+    counts = tuple(c for c in (1, 100) if c < len(x)) + (-1,)
+    rows = rate_table(run, x, counts, k=10)
+    return {"split": args["split"], "rows": rows, "n": int(len(x))}
+
+
+def _codecs() -> dict[str, tuple[Any, Any, bool]]:
+    """name -> (encode(bytes or image) -> bytes, decode, per_image)."""
+    import numpy as np
+    import zstandard
+    from PIL import Image
+
+    def png(im: Any) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(im).save(buf, format="PNG", optimize=True)
+        return buf.getvalue()
+
+    def webp(im: Any) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(im).save(buf, format="WEBP", lossless=True, quality=100, method=6)
+        return buf.getvalue()
+
+    def unimage(b: bytes) -> Any:
+        with Image.open(io.BytesIO(b)) as img:
+            return np.asarray(img.convert("L"))
+
+    return {
+        "gzip -9": (lambda b: gzip.compress(b, 9, mtime=0), gzip.decompress, False),
+        "bz2 -9": (lambda b: bz2.compress(b, 9), bz2.decompress, False),
+        "lzma -9e": (lambda b: lzma.compress(b, preset=9 | lzma.PRESET_EXTREME), lzma.decompress, False),
+        "zstd -22": (lambda b: zstandard.ZstdCompressor(level=22).compress(b),
+                     lambda b: zstandard.ZstdDecompressor().decompress(b), False),
+        "PNG (optimize)": (png, unimage, True),
+        "WebP lossless": (webp, unimage, True),
+    }
+
+
+def worker_classical(args: dict[str, Any]) -> dict[str, Any]:
+    """Every classical codec on the same images (the data files of the first VAE run)."""
+    import numpy as np
+
+    import vaekit
+
+    run = vaekit.load(args["run"])
+    x = _split_uint8(run, args["split"], args["n"])
+    out = {}
+    for name, (enc, dec, per_image) in _codecs().items():
+        t0 = time.perf_counter()
+        blobs = [enc(im) for im in x] if per_image else [enc(x.tobytes())]
+        t1 = time.perf_counter()
+        back = [dec(b) for b in blobs]
+        t2 = time.perf_counter()
+        same = np.array_equal(np.stack(back), x) if per_image else back[0] == x.tobytes()
+        if not same:
+            raise AssertionError(f"{name} did not round-trip")
+        size = sum(len(b) for b in blobs)
+        out[name] = {"bits_per_dim": 8 * size / x.size, "bytes": size, "encode_per_s": len(x) / (t1 - t0),
+                     "decode_per_s": len(x) / (t2 - t1), "per_image": per_image}
+    return {"split": args["split"], "codecs": out, "n": int(len(x))}
+
+
+WORKERS = {"train": worker_train, "code": worker_code, "classical": worker_classical}
+
+
+# ----------------------------------------------------------------------------- driver side
+def _call(ctx: Any, task: str, args: dict[str, Any], timeout: float = 7200) -> dict[str, Any]:
+    p = ctx.process([sys.executable, str(Path(__file__).resolve()), "--worker", task, json.dumps(args)], timeout=timeout)
+    line = next((ln for ln in reversed(p.stdout.splitlines()) if ln.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"worker {task}: no RESULT line\n{p.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
+def _train_job(h: Harness, dataset: str, cand: str, seed: int, cfg: dict[str, Any]) -> Job:
+    overrides = list(CANDIDATES[cand]) + ([f"data.limit={cfg['limit']}"] if cfg.get("limit") else [])
+    settings = {"dataset": dataset, "candidate": cand, "epochs": cfg["epochs"], "val_n": cfg["val_n"],
+                "overrides": overrides}
+    job = Job("compression-train", f"vaekit-{cand}", seed, settings, lambda ctx: {}, split="val", purpose="quality",
+              label=f"{dataset} {cand}")
+    out = h.artifact_dir(job)
+    job.fn = lambda ctx: {**_call(ctx, "train", {"data": DATA[dataset], "epochs": cfg["epochs"], "seed": seed,
+                                                 "out": str(out), "overrides": overrides, "val_n": cfg["val_n"]}),
+                          "run": str(out)}
+    job.artifacts = [str(out / "model.safetensors")]
+    return job
+
+
+def run_dataset(h: Harness, dataset: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    seeds = cfg["seeds"]
+    # 1. Candidates on the validation split (first seed), and the classical codecs on the same images.
+    cands = {c: h.run(_train_job(h, dataset, c, seeds[0], cfg), need_artifacts=True) for c in CANDIDATES}
+    first_run = next(iter(cands.values()))["figures"]["run"]
+    val_classical = h.run(Job("compression-classical", "classical", 0, {"dataset": dataset, "split": "val",
+                                                                        "n": cfg["val_n"]},
+                              lambda ctx: _call(ctx, "classical", {"run": first_run, "split": "val", "n": cfg["val_n"]}),
+                              split="val", purpose="speed"))
+    best_val = min(c["bits_per_dim"] for c in val_classical["figures"]["codecs"].values())
+    line = [{"split": "val", "neg_bpd": -0.75 * best_val}]  # the goal line: 25 % below the best codec
+    sel = select_on_validation({c: [r["figures"]] for c, r in cands.items()}, line, quality="neg_bpd")
+    # 2. The chosen settings with every seed; the test split coded once per seed.
+    trained = [h.run(_train_job(h, dataset, sel.chosen, s, cfg), need_artifacts=True) for s in seeds]
+    coded = []
+    for s, rec in zip(seeds, trained):
+        run_dir = rec["figures"]["run"]
+        job = Job("compression-code", f"vaekit-{sel.chosen}", s, {"dataset": dataset, "n": cfg["test_n"],
+                                                                  "train_key": rec["key"]},
+                  lambda ctx, run_dir=run_dir: _call(ctx, "code", {"run": run_dir, "split": "test", "n": cfg["test_n"]}),
+                  split="test", purpose="quality", selection=sel, label=f"{dataset} test")
+        coded.append(h.run(job))
+    test_classical = h.run(Job("compression-classical", "classical", 0, {"dataset": dataset, "split": "test",
+                                                                         "n": cfg["test_n"]},
+                               lambda ctx: _call(ctx, "classical", {"run": trained[0]["figures"]["run"],
+                                                                    "split": "test", "n": cfg["test_n"]}),
+                               split="test", purpose="speed"))
+    return {"cands": cands, "selection": sel, "val_classical": val_classical, "trained": trained, "coded": coded,
+            "test_classical": test_classical}
+
+
+def render(dataset: str, res: dict[str, Any], quick: bool, cmd: str) -> str:
+    coded, sel = res["coded"], res["selection"]
+    require_seeds({"vaekit": len(coded)}, quick, f"compression/{dataset}")
+    n = coded[0]["figures"]["n"]
+    all_rows = [c["figures"]["rows"][-1] for c in coded]
+    vae = Stat.of(r["bits_per_dim"] for r in all_rows)
+    codecs = res["test_classical"]["figures"]["codecs"]
+    best_name = min(codecs, key=lambda k: codecs[k]["bits_per_dim"])
+    best = Stat.of([codecs[best_name]["bits_per_dim"]] * 2)  # deterministic: sd 0
+    lines = [f"**{dataset}**, first {n:,} images of the test split; VAE = `compress` recipe with settings "
+             f"`{sel.chosen}` (chosen on validation; goal line {-sel.target.mean:.3f} bits/dim "
+             f"{'reached' if sel.reached else 'not reached'} there), {len(coded)} training seed(s).", ""]
+    rows = [["vaekit BB-ANS (whole stream, header included)", vae.fmt(3),
+             Stat.of(r["encode_per_s"] for r in all_rows).fmt(1), Stat.of(r["decode_per_s"] for r in all_rows).fmt(1)]]
+    for name, c in sorted(codecs.items(), key=lambda kv: kv[1]["bits_per_dim"]):
+        rows.append([name + (" (per image)" if c["per_image"] else " (all images as one blob)"),
+                     f"{c['bits_per_dim']:.3f}", fmt_num(c["encode_per_s"], 1), fmt_num(c["decode_per_s"], 1)])
+    lines.append(md_table(["codec", "bits/dim", "encode images/s", "decode images/s"], rows))
+    lines += ["", f"Best classical codec: {best_name}, {codecs[best_name]['bits_per_dim']:.3f} bits/dim. "
+              f"Goal \"below every codec\": {goal(vae, best, 1.0, higher_is_better=False)}; goal \"≥ 25 % below the "
+              f"best\": {goal(vae, best, 0.75, higher_is_better=False)} (VAE / best = "
+              f"{vae.mean / codecs[best_name]['bits_per_dim']:.3f}).", ""]
+    # Rate vs ELBO and the initial-bits overhead.
+    by_n: dict[int, list[dict[str, Any]]] = {}
+    for c in coded:
+        for r in c["figures"]["rows"]:
+            by_n.setdefault(r["n"], []).append(r)
+    rrows = []
+    for k in sorted(by_n):
+        rs = by_n[k]
+        rrows.append([f"{k:,}", Stat.of(r["bits_per_dim"] for r in rs).fmt(4),
+                      Stat.of(r["payload_bits_per_dim"] for r in rs).fmt(4),
+                      Stat.of(r["neg_elbo_bits_per_dim"] for r in rs).fmt(4),
+                      Stat.of(100 * (r["ratio"] - 1) for r in rs).fmt(2),
+                      Stat.of(100 * (r["payload_bits_per_dim"] / r["neg_elbo_bits_per_dim"] - 1) for r in rs).fmt(2)])
+    lines.append(md_table(["images coded", "actual bits/dim (file)", "actual bits/dim (payload)", "−ELBO bits/dim",
+                           "file over −ELBO (%)", "payload over −ELBO (%)"], rrows))
+    loads = res["coded"] + [res["test_classical"]]
+    lines += ["", f"Speeds measured under load (shared 2-core machine; {load_note(loads)}); one process, "
+              "the coder on one thread. −ELBO: k = 10 importance-sample estimate of the ELBO, nats → bits/dim "
+              "by / (D ln 2).", "", f"Command: `{cmd}`"]
+    return "\n".join(lines)
+
+
+def write_docs(path: Path, blocks: dict[str, str]) -> None:
+    text = path.read_text() if path.exists() else ""
+    for name, block in blocks.items():
+        tag = f"<!-- bench:{name} -->"
+        end = f"<!-- /bench:{name} -->"
+        new = f"{tag}\n{block}\n{end}"
+        if tag in text:
+            text = re.sub(re.escape(tag) + ".*?" + re.escape(end), lambda m: new, text, flags=re.S)
+        else:
+            text += f"\n{new}\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="toy sizes (seconds); writes results/compression/quick.md")
+    ap.add_argument("--only", choices=sorted(DATA), help="one dataset")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--results", default=None)
+    ap.add_argument("--worker", nargs=2, metavar=("TASK", "JSON"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        result = WORKERS[args.worker[0]](json.loads(args.worker[1]))
+        print("RESULT " + json.dumps(result))
+        return 0
+    results = Path(args.results) if args.results else RESULTS / ("quick.jsonl" if args.quick else "results.jsonl")
+    h = Harness(results, threads=args.threads, pythons={"vaekit": sys.executable}, quick=args.quick,
+                work=results.parent / ("runs-quick" if args.quick else "runs"))
+    sizes = QUICK if args.quick else FULL
+    cmd = "python3 bench/bench_compression.py" + (" --quick" if args.quick else "") + \
+        (f" --only {args.only}" if args.only else "")
+    blocks = {}
+    for dataset in ([args.only] if args.only else ["fashion", "digits"]):
+        res = run_dataset(h, dataset, sizes[dataset])
+        blocks[f"compression-{dataset}"] = render(dataset, res, args.quick, cmd)
+        print(blocks[f"compression-{dataset}"])
+    target = RESULTS / "quick.md" if args.quick else DOCS
+    write_docs(target, blocks)
+    print(f"tables written to {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""Lossless compression (issue 12): exact round trips through the Python API and the CLI, the
+container's refusals, and the actual rate next to the model's -ELBO.
+
+Tiny real runs (digits, 17 grey levels, 1 epoch; a Bernoulli run on binary data) — compression
+quality is the benchmark's job (bench/bench_compression.py), exactness is this file's."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+
+import vaekit
+from vaekit.cli.main import main
+from vaekit.core.errors import DataError, VaekitError
+from vaekit.tasks.compress import ContainerError, compress, decompress, read_header
+from vaekit.tasks.compress.container import MAGIC
+
+TINY = ["data.binarize=none", "model.likelihood=logistic", "model.latent_dim=4", "model.net.hidden=[32]"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("compress") / "run"
+    return vaekit.train("compress", data="digits", epochs=1, out=out, overrides=TINY, echo=None, progress=False,
+                        report=False)
+
+
+@pytest.fixture(scope="module")
+def run(run_dir: Path):
+    return vaekit.load(run_dir)
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    return load_digits().images.astype(np.uint8)  # (1797, 8, 8), values 0..16
+
+
+def test_round_trip_keeps_values_dtype_and_shape(run, digits: np.ndarray) -> None:
+    for x in (digits[:40], digits[:7].astype(np.float32), digits[:5].astype(">i2"), digits[3]):
+        data = compress(run, x)
+        assert isinstance(data, bytes) and data.startswith(MAGIC)
+        y = decompress(run, data)
+        assert y.dtype == x.dtype and y.shape == x.shape and y.tobytes() == x.tobytes()
+    # Compressed, not just stored: 40 images of 64 values in 0..16 take well under a byte per value.
+    assert len(compress(run, digits[:40])) < 40 * 64
+
+
+def test_model_layout_input_round_trips(run, digits: np.ndarray) -> None:
+    x = digits[:6, None]  # (6, 1, 8, 8): the model's own layout
+    y = decompress(run, compress(run, x))
+    assert y.shape == (6, 1, 8, 8) and np.array_equal(x, y)
+
+
+def test_bernoulli_run_on_binary_data(tmp_path: Path, digits: np.ndarray) -> None:
+    binary = digits[:300] > 7  # bool (300, 8, 8)
+    np.save(tmp_path / "bin.npy", binary)
+    run_dir = vaekit.train("vae", data=f"npy:{tmp_path / 'bin.npy'}", epochs=1, out=tmp_path / "bern",
+                           overrides=["model.latent_dim=4", "model.net.hidden=[32]"], echo=None, progress=False,
+                           report=False)
+    run = vaekit.load(run_dir)
+    data = compress(run, binary[:50])
+    y = decompress(run, data)
+    assert y.dtype == np.bool_ and np.array_equal(y, binary[:50])
+    with pytest.raises(DataError, match="0 or 1"):
+        compress(run, digits[:2])  # grey levels cannot be coded by a Bernoulli run
+
+
+def test_actual_rate_tracks_the_elbo(run, digits: np.ndarray) -> None:
+    from vaekit.tasks.compress.rate import negative_elbo_bits_per_dim
+
+    x = digits[:300]
+    header = read_header(compress(run, x))
+    payload_bpd = 8 * header.payload_bytes / x.size
+    init_bpd = 16 * header.coder["init_symbols"] / x.size
+    elbo_bpd = negative_elbo_bits_per_dim(run, x, k=50)
+    # BB-ANS pays -ELBO of the discretised model per image plus the one-off initial bits; a 1-epoch
+    # model's ELBO and its 4,096-bucket discretisation agree within a few per cent.
+    assert abs(payload_bpd - init_bpd - elbo_bpd) / elbo_bpd < 0.05, (payload_bpd, init_bpd, elbo_bpd)
+
+
+def test_refuses_data_off_the_grid(run, digits: np.ndarray) -> None:
+    with pytest.raises(DataError, match="0..16"):
+        compress(run, digits[:3].astype(np.int32) * 16)
+    with pytest.raises(DataError, match="0..16"):
+        compress(run, digits[:3] + np.float32(0.5))
+    with pytest.raises(DataError, match="bit for bit"):
+        compress(run, np.full((1, 8, 8), -0.0, dtype=np.float32))
+    with pytest.raises(DataError, match="does not fit"):
+        compress(run, np.zeros((2, 28, 28), np.uint8))
+
+
+def test_refuses_runs_without_a_discrete_likelihood(tmp_path: Path, digits: np.ndarray) -> None:
+    run_dir = vaekit.train("vae", data="digits", epochs=1, out=tmp_path / "bce",
+                           overrides=["data.binarize=none", "model.latent_dim=4", "model.net.hidden=[32]"], echo=None,
+                           progress=False, report=False)
+    with pytest.raises(VaekitError, match="grey levels"):
+        compress(vaekit.load(run_dir), digits[:2])
+
+
+def _repack(data: bytes, version: int) -> bytes:
+    """Change the format version and fix the header CRC (a well-formed newer stream)."""
+    length = struct.unpack_from("<I", data, 10)[0]
+    end = 78 + length
+    body = struct.pack("<H", version) + data[10:end]
+    return MAGIC + body + struct.pack("<I", zlib.crc32(body)) + data[end + 4:]
+
+
+def test_container_refusals(run, run_dir: Path, digits: np.ndarray, tmp_path: Path) -> None:
+    data = compress(run, digits[:10])
+    with pytest.raises(ContainerError, match="newer than this vaekit reads"):
+        decompress(run, _repack(data, 2))
+    with pytest.raises(ContainerError, match="truncated"):
+        decompress(run, data[:-3])
+    damaged = bytearray(data)
+    damaged[-5] ^= 0x10
+    with pytest.raises(ContainerError, match="payload is damaged"):
+        decompress(run, bytes(damaged))
+    damaged = bytearray(data)
+    damaged[90] ^= 0x01
+    with pytest.raises(ContainerError, match="header is damaged"):
+        decompress(run, bytes(damaged))
+    with pytest.raises(ContainerError, match="not a vaekit compressed stream"):
+        decompress(run, b"PK\x03\x04" + data)
+    other = vaekit.train("compress", data="digits", epochs=1, seed=1, out=tmp_path / "other", overrides=TINY,
+                         echo=None, progress=False, report=False)
+    with pytest.raises(ContainerError, match="another model"):
+        decompress(vaekit.load(other), data)
+
+
+def test_cli_files_come_back_identical(run_dir: Path, digits: np.ndarray, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    np.save(tmp_path / "x.npy", digits[:20])
+    assert main(["compress", str(run_dir), str(tmp_path / "x.npy"), "-o", str(tmp_path / "x.vkz")]) == 0
+    out = capsys.readouterr().out
+    assert "bits/dim" in out and "-ELBO" in out
+    assert main(["decompress", str(run_dir), str(tmp_path / "x.vkz"), "-o", str(tmp_path / "y.npy")]) == 0
+    assert (tmp_path / "y.npy").read_bytes() == (tmp_path / "x.npy").read_bytes()
+    # IDX (raw and gzipped input) back as a byte-identical raw IDX file.
+    idx = bytes([0, 0, 8, 3]) + np.asarray((20, 8, 8), ">u4").tobytes() + digits[:20].tobytes()
+    (tmp_path / "x-idx3-ubyte.gz").write_bytes(gzip.compress(idx))
+    assert main(["compress", str(run_dir), str(tmp_path / "x-idx3-ubyte.gz"), "-o", str(tmp_path / "i.vkz"),
+                 "--no-elbo"]) == 0
+    assert main(["decompress", str(run_dir), str(tmp_path / "i.vkz"), "-o", str(tmp_path / "back-idx3-ubyte")]) == 0
+    assert (tmp_path / "back-idx3-ubyte").read_bytes() == idx
+    # A folder of PNGs back as a folder of the same names and pixels; one image back as one image.
+    (tmp_path / "imgs").mkdir()
+    for i in range(5):
+        Image.fromarray(digits[i]).save(tmp_path / "imgs" / f"digit{i}.png")
+    assert main(["compress", str(run_dir), str(tmp_path / "imgs"), "-o", str(tmp_path / "f.vkz"), "--no-elbo"]) == 0
+    assert main(["decompress", str(run_dir), str(tmp_path / "f.vkz"), "-o", str(tmp_path / "restored")]) == 0
+    assert sorted(p.name for p in (tmp_path / "restored").iterdir()) == [f"digit{i}.png" for i in range(5)]
+    for i in range(5):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "restored" / f"digit{i}.png")), digits[i])
+    assert main(["compress", str(run_dir), str(tmp_path / "imgs" / "digit2.png"), "-o", str(tmp_path / "one.vkz"),
+                 "--no-elbo"]) == 0
+    assert main(["decompress", str(run_dir), str(tmp_path / "one.vkz"), "-o", str(tmp_path / "one.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "one.png")), digits[2])
+
+
+def test_cli_damaged_stream_is_an_error_and_writes_nothing(run_dir: Path, digits: np.ndarray, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    np.save(tmp_path / "x.npy", digits[:5])
+    assert main(["compress", str(run_dir), str(tmp_path / "x.npy"), "-o", str(tmp_path / "x.vkz"), "--no-elbo"]) == 0
+    blob = bytearray((tmp_path / "x.vkz").read_bytes())
+    blob[-1] ^= 0xFF
+    (tmp_path / "bad.vkz").write_bytes(bytes(blob))
+    (tmp_path / "keep.npy").write_bytes(b"a good file")
+    capsys.readouterr()
+    assert main(["decompress", str(run_dir), str(tmp_path / "bad.vkz"), "-o", str(tmp_path / "keep.npy")]) == 1
+    assert capsys.readouterr().err.startswith("vaekit: error: the payload is damaged")
+    assert (tmp_path / "keep.npy").read_bytes() == b"a good file"

@@ -52,6 +52,16 @@ CLIENTS = 8
 BEGIN, END = "<!-- bench:serve -->", "<!-- /bench:serve -->"
 
 
+def server_code() -> str:
+    """sha1 of the server's source (src/vaekit/serve/**/*.py): a changed server is measured anew."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for path in sorted((ROOT / "src" / "vaekit" / "serve").rglob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def settings(quick: bool) -> dict[str, Any]:
     if quick:
         return {"warmup": 20, "requests": 100, "seconds": 1.0, "clients": CLIENTS, "floor_calls": 50}
@@ -276,13 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     run, run_cmd = ensure_run(args)
     machine = machine_info(1, {"vaekit": sys.executable})
     store = Store(results)
+    code = server_code()
     records = []
     for rep in range(args.reps):
-        key = Store.key("serve", "vaekit", rep, {**cfg, "run": run_cmd}, fingerprint(machine), args.quick)
+        key = Store.key("serve", "vaekit", rep, {**cfg, "run": run_cmd, "server": code}, fingerprint(machine), args.quick)
         rec = store.get(key)
         if rec is None:
             log(f"repetition {rep + 1}/{args.reps}")
-            rec = {"key": key, "bench": "serve", "side": "vaekit", "seed": rep, "settings": cfg, "run": run_cmd,
+            rec = {"key": key, "bench": "serve", "side": "vaekit", "seed": rep, "settings": cfg, "run": run_cmd, "server": code,
                    "machine": machine, "quick": args.quick, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                    **repetition(run, rep, cfg)}
             store.append(rec)

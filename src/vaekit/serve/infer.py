@@ -54,6 +54,11 @@ def decode(slot: RunSlot, z: list[float], label: int | None) -> torch.Tensor:
     return slot.model.decode(code, None if cond is None else cond.to(code.device)).mean[0].cpu()
 
 
+def decode_png(slot: RunSlot, z: list[float], label: int | None) -> bytes:
+    """The PNG of :func:`decode` (encoded here, in the thread pool, not on the event loop)."""
+    return media.png_bytes(decode(slot, z, label))
+
+
 def to_item(slot: RunSlot, x: torch.Tensor, **extra: Any) -> dict[str, Any]:
     return {**media.item(slot, x), **extra}
 

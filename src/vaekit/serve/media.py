@@ -33,7 +33,11 @@ class BadInput(DataError):
 # --- out ---------------------------------------------------------------------------------------
 def png_bytes(image: torch.Tensor, scale: int = 1) -> bytes:
     """(C, H, W) in [0, 1] -> PNG bytes (grey for C = 1, RGB for C = 3)."""
-    arr = to_uint8_grid(image[None], nrow=1, pad=0, scale=scale)
+    if scale == 1:  # the slider path: one small picture, no grid to lay out
+        x = image.detach().float().cpu().clamp(0, 1).mul(255).round().to(torch.uint8)  # (C, H, W)
+        arr = x[0].numpy() if x.shape[0] == 1 else x[:3].permute(1, 2, 0).contiguous().numpy()
+    else:
+        arr = to_uint8_grid(image[None], nrow=1, pad=0, scale=scale)
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG", compress_level=1)  # speed over bytes: images are tiny
     return buf.getvalue()

@@ -28,7 +28,7 @@ def _slot(request: Request, key: str | None) -> RunSlot:
 
 
 async def _run(request: Request, slot: RunSlot, fn: Any, *args: Any) -> Any:
-    return await request.app.state.gate.run(slot.lock, fn, slot, *args)
+    return await request.app.state.gate.run(slot.executor, slot.lock, fn, slot, *args)
 
 
 def summary(slot: RunSlot) -> dict[str, Any]:
@@ -90,10 +90,11 @@ async def get_example(request: Request, run: str, index: int) -> dict[str, Any]:
              responses={200: {"content": {"image/png": {}, "application/json": {}}}})
 async def decode(request: Request, body: DecodeRequest) -> Response:
     slot = _slot(request, body.run)
-    x = await _run(request, slot, infer.decode, body.z, body.label)
     if slot.kind == "image" and body.format == "png":
-        return Response(media.png_bytes(x), media_type="image/png", headers={"Cache-Control": "no-store"})
-    return Response(_json(media.item(slot, x)), media_type="application/json")
+        png = await _run(request, slot, infer.decode_png, body.z, body.label)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+    item = await _run(request, slot, lambda s, z, label: media.item(s, infer.decode(s, z, label)), body.z, body.label)
+    return Response(_json(item), media_type="application/json")
 
 
 def _json(obj: Any) -> bytes:

@@ -12,6 +12,7 @@ lazily on first use, the explorer's view of the test split (:mod:`vaekit.serve.s
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ class RunSlot:
     name: str
     run: LoadedRun
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The run's worker thread: model work runs here, off the event loop, one request at a time.
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="vaekit-run"))
     cache: dict[str, Any] = field(default_factory=dict)  # lazily computed views (stats, map, scores)
 
     @property

@@ -198,7 +198,11 @@ def _train_locked(
     except KeyboardInterrupt:
         raise Interrupted("training", run_dir) from None
     info: DistInfo = result.dist
-    if result.stopped_early and echo and info.is_main:
+    if result.stop_reason == "time_budget" and echo and info.is_main:
+        last = result.metrics[-1]
+        echo(f"Stopped at epoch {last['epoch']} of {total}: train.time_budget of {config.train.time_budget:g} s spent "
+             f"({last['elapsed_s']:.1f} s of training).")
+    elif result.stopped_early and echo and info.is_main:
         last = result.metrics[-1]["epoch"]
         best = min(result.metrics, key=lambda m: m["val_loss"])
         echo(f"Stopped early at epoch {last} of {total}: validation loss did not improve for "

@@ -84,6 +84,10 @@ class TrainConfig(_Section):
     """Clip the global gradient norm at this value; 0 or ``None`` turns clipping off."""
     early_stopping: int | None = Field(None, ge=1)
     """Stop after this many epochs without a better validation loss; ``None`` = never."""
+    time_budget: float | None = Field(None, gt=0.0)
+    """Stop at the first epoch end once this many seconds of training (epochs with their
+    validation, summed across resumes) are spent; the run is then finished. ``None`` = no limit.
+    The learning-rate schedule still spans ``epochs``: set both for a schedule that completes."""
     seed: int = 0
     max_bad_steps: int = Field(50, ge=1)
     """Stop after this many non-finite steps in a row."""

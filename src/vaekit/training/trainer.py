@@ -54,6 +54,7 @@ class FitResult:
     model: torch.nn.Module
     config: Config
     dist: distributed.DistInfo
+    stop_reason: str | None = None  # "early_stopping" or "time_budget" when stopped before train.epochs
 
 
 # Below this many FLOPs per step (~6 x parameters x batch for forward + backward) a second
@@ -227,6 +228,9 @@ class Trainer:
             tensors, meta, model=self.model, objective=self.objective, optimizers={s.name: s.optimizer for s in self.steps},
             shuffle_gen=self.shuffle_gen, scaler=self.scaler, path=out / rundir.CHECKPOINT,
         )
+        if self.state["finished"] and self.state.get("budget_spent"):
+            raise RunDirError(f"{out} spent its time budget ({self.state['elapsed_s']:.0f} s of training) at epoch "
+                              f"{self.state['epoch']}; it is finished")
         if self.state["finished"] and self.state.get("early_stopped"):
             raise RunDirError(f"{out} stopped early at epoch {self.state['epoch']} (no better validation loss); it is finished")
         if self.state["epoch"] >= cfg.train.epochs:
@@ -389,10 +393,15 @@ class Trainer:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
         stopped_early = bool(cfg.train.early_stopping and state["bad_epochs"] >= cfg.train.early_stopping)
+        state["elapsed_s"] = float(row.get("elapsed_s", 0.0))
+        budget = cfg.train.time_budget
         if stopped_early:
             state["finished"], state["early_stopped"] = True, True
         elif epoch >= cfg.train.epochs:
             state["finished"] = True
+        elif budget is not None and state["elapsed_s"] >= budget:
+            state["finished"], state["early_stopped"], state["budget_spent"] = True, True, True
+            stopped_early = True
         if self.info.is_main:
             # Order matters for a kill at any moment: weights, then metrics, then the checkpoint
             # that marks the epoch done. A resume truncates metrics to the checkpoint's epoch.
@@ -425,17 +434,24 @@ def fit(
     epochs_this_call = 0
     while trainer.state["epoch"] < trainer.cfg.train.epochs:
         epoch = trainer.state["epoch"] + 1
+        started = time.perf_counter()
         stats, seconds = trainer.run_epoch(epoch)
         row = trainer.metrics_row(epoch, stats, seconds)
+        # Wall time of training so far (epochs with their validation; carried across resumes),
+        # read by train.time_budget.
+        row["elapsed_s"] = trainer.state.get("elapsed_s", 0.0) + (time.perf_counter() - started)
         stopped_early = trainer.end_epoch(epoch, row)
         if trainer.info.is_main and on_epoch:
             on_epoch(row)
         epochs_this_call += 1
         if stopped_early or (stop_after is not None and epochs_this_call >= stop_after):
             break
+    reason = None
+    if stopped_early:
+        reason = "time_budget" if trainer.state.get("budget_spent") else "early_stopping"
     return FitResult(
         run_dir=out, metrics=trainer.metrics, stopped_early=stopped_early, splits=trainer.splits,
-        model=trainer.model, config=trainer.cfg, dist=trainer.info,
+        model=trainer.model, config=trainer.cfg, dist=trainer.info, stop_reason=reason,
     )
 
 

@@ -1,0 +1,43 @@
+"""train.time_budget: training stops at the first epoch end once the budget is spent, the run
+is finished (reported, not resumable), and metrics.jsonl records the elapsed training time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import vaekit
+from vaekit.core.errors import ConfigError, RunDirError
+
+
+def _rows(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+def test_budget_stops_training_and_finishes_the_run(tmp_path) -> None:
+    messages: list[str] = []
+    run = vaekit.train(epochs=50, out=tmp_path / "run", overrides=["train.time_budget=0.5", "data.limit=300"],
+                       echo=messages.append, progress=False, report=False)
+    rows = _rows(run)
+    assert 1 <= len(rows) < 50
+    elapsed = [r["elapsed_s"] for r in rows]
+    assert elapsed == sorted(elapsed) and elapsed[-1] >= 0.5  # stopped only once the budget was spent
+    assert len(rows) == 1 or elapsed[-2] < 0.5  # ... and at the first epoch end after that
+    assert any("time_budget of 0.5 s spent" in m for m in messages)
+    with pytest.raises(RunDirError, match="spent its time budget"):
+        vaekit.train(epochs=60, resume=run, echo=None, progress=False, report=False)
+
+
+def test_without_budget_the_epochs_decide(tmp_path) -> None:
+    run = vaekit.train(epochs=2, out=tmp_path / "run", overrides=["data.limit=200"], echo=None, progress=False,
+                       report=False)
+    assert [r["epoch"] for r in _rows(run)] == [1, 2]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"soon"'])
+def test_bad_budget_is_a_config_error(tmp_path, value: str) -> None:
+    with pytest.raises(ConfigError, match="time_budget"):
+        vaekit.train(epochs=1, out=tmp_path / "run", overrides=[f"train.time_budget={value}"], echo=None,
+                     progress=False, report=False)
+    assert not (tmp_path / "run" / "model.safetensors").exists()

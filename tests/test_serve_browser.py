@@ -143,6 +143,31 @@ def test_page_loads_with_runs_map_and_legend(browser, server):
     shot(browser, "01-loaded")
 
 
+def test_map_hover_shows_the_example_and_click_loads_its_code(browser, server):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_page(browser, server)
+    canvas = browser.find_element("id", "map")
+    # Where test example 5 is drawn, in CSS pixels from the canvas centre (what ActionChains moves by).
+    x, y = browser.execute_script(
+        "const [px, py] = mapScale()(state.map.points[5]); const c = document.getElementById('map');"
+        "const r = c.getBoundingClientRect(); return [px * r.width / c.width - r.width / 2, py * r.height / c.height - r.height / 2];")
+    ActionChains(browser).move_to_element_with_offset(canvas, int(round(x)), int(round(y))).perform()
+    tip = browser.find_element("id", "map-tip")
+    wait_for(lambda: tip.is_displayed() and "test example" in tip.text, what="the hover tooltip")
+    shown = int(re.search(r"test example (\d+)", tip.text).group(1))
+    assert tip.find_element("css selector", "img").get_attribute("naturalWidth") == "8"
+    example = browser.execute_async_script(f"fetch('/api/runs/0/examples/{shown}').then(r => r.json()).then(arguments[0]);")
+    assert f"class {example['label']}" in tip.text
+    shot(browser, "02a-map-hover")
+    decoded = browser.find_element("id", "decoded")
+    version = int(decoded.get_attribute("data-version"))
+    ActionChains(browser).click().perform()
+    wait_for(lambda: int(decoded.get_attribute("data-version")) > version, what="the clicked code to decode")
+    z = browser.execute_script("return state.z;")
+    assert z == pytest.approx(example["z"], abs=1e-6)
+
+
 def test_dragging_a_slider_changes_the_picture(browser, server):
     from selenium.webdriver.common.action_chains import ActionChains
 

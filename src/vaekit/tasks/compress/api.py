@@ -121,7 +121,7 @@ def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
         with one_thread():
             symbols = coder.decode(words, n, a.dim, progress)
         x = from_symbols(symbols, a, header.shape, header.dtype)
-    except (DesyncError, ValueError) as exc:
+    except (DesyncError, ValueError, RuntimeError, OverflowError, IndexError) as exc:
         raise ContainerError(f"the payload does not decode under this run ({exc}); the file is damaged") from None
     if data_digest(x) != header.data_hash:
         raise ContainerError("the decoded data does not match the hash recorded at compression; nothing was "

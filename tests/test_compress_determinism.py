@@ -1,0 +1,61 @@
+"""Encoder and decoder compute identical coding distributions in different processes with
+different thread counts (issue 12; the desync CompressAI's users hit across machines).
+
+Real subprocesses: one encodes with 2 torch/OpenMP threads, another with 1 thread, a third
+decodes with 1 thread. The two encodings must be the same bytes, and the decoding the input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import vaekit
+
+SCRIPT = r"""
+import sys, numpy as np, torch
+threads = int(sys.argv[1]); torch.set_num_threads(threads)
+assert torch.get_num_threads() == threads
+from vaekit.tasks.compress import compress, decompress
+what = sys.argv[2]
+for run, src, dst in zip(*[iter(sys.argv[3:])] * 3):  # (run, source, destination) triples
+    if what == "encode":
+        open(dst, "wb").write(compress(run, np.load(src)))
+    else:
+        np.save(dst, decompress(run, open(src, "rb").read()))
+print("threads", torch.get_num_threads())
+"""
+
+
+def _child(threads: int, *args: str) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(threads), *args], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"threads {threads}" in out.stdout  # the caller's thread count is restored after coding
+
+
+def test_encode_two_threads_decode_one_thread_other_process(tmp_path: Path) -> None:
+    base = ["data.binarize=none", "model.likelihood=logistic", "model.latent_dim=6"]
+    nets = {"mlp": ["model.net.hidden=[64, 32]"], "conv": ["model.net={name='conv', channels=[8, 16]}"]}
+    runs = {name: vaekit.train("compress", data="digits", epochs=1, out=tmp_path / name, overrides=base + extra,
+                               echo=None, progress=False, report=False) for name, extra in nets.items()}
+    x = load_digits().images[:60].astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+
+    def triples(src: str, dst: str) -> list[str]:
+        return [a for name, run in runs.items() for a in (str(run), str(tmp_path / src.format(name)),
+                                                           str(tmp_path / dst.format(name)))]
+
+    _child(2, "encode", *triples("x.npy", "{}-two.vkz"))
+    _child(1, "encode", *triples("x.npy", "{}-one.vkz"))
+    _child(1, "decode", *triples("{}-two.vkz", "{}-back.npy"))
+    for name in runs:
+        assert (tmp_path / f"{name}-two.vkz").read_bytes() == (tmp_path / f"{name}-one.vkz").read_bytes()
+        back = np.load(tmp_path / f"{name}-back.npy")
+        assert back.dtype == x.dtype and back.tobytes() == x.tobytes()

@@ -213,6 +213,53 @@ def test_encode_image_round_trip(client):
     assert np.array_equal(png_of(out["input"]["png"]), pic) and png_of(out["recon"]["png"]).shape == (8, 8)
 
 
+def test_encode_gives_an_anomaly_score_against_the_test_set(client):
+    info = client.get("/api/runs/0").json()
+    typical = png_of(client.get("/api/runs/0/examples/5").json()["png"])
+    noise = (np.random.default_rng(0).integers(0, 17, size=(8, 8)) * 255 // 16).astype(np.uint8)
+    out = {}
+    for name, pic in (("typical", typical), ("noise", noise)):
+        r = client.post("/api/encode", files={"file": ("x.png", png_upload(pic), "image/png")}, data={"run": "0"})
+        assert r.status_code == 200, r.text
+        assert "-log p(x)" in r.json()["score"]
+        out[name] = r.json()["items"][0]
+    assert np.isfinite(out["typical"]["anomaly"]) and out["noise"]["anomaly"] > out["typical"]["anomaly"] + 10
+    assert out["noise"]["percentile"] == 100.0  # noisier than every test digit
+    assert 0 <= out["typical"]["percentile"] < 100
+    assert info["features"]["anomaly"] and info["features"]["inpaint"]
+    row = client.get("/api/runs/2/examples/0").json()
+    cols = client.get("/api/runs/2").json()["columns"]
+    csv_text = ",".join(f'"{c}"' for c in cols) + "\n" + ",".join(str(v) for v in row["row"]) + "\n"
+    r = client.post("/api/encode", files={"file": ("r.csv", csv_text.encode(), "text/csv")}, data={"run": "2"})
+    assert r.status_code == 200 and np.isfinite(r.json()["items"][0]["anomaly"])
+
+
+def test_inpaint_keeps_the_unmasked_pixels(client):
+    pic = png_of(client.get("/api/runs/0/examples/5").json()["png"])
+    mask = "1" * 24 + "0" * 40  # fill in the top three rows
+    r = client.post("/api/inpaint", files={"file": ("x.png", png_upload(pic), "image/png")},
+                    data={"run": "0", "mask": mask, "n": "6"})
+    assert r.status_code == 200, r.text
+    outs = [png_of(it["png"]) for it in r.json()["items"]]
+    assert len(outs) == 6
+    for out in outs:
+        assert np.array_equal(out[3:], pic[3:])  # kept exactly
+    assert len({o[:3].tobytes() for o in outs}) > 1  # several different completions
+    assert client.get("/api/runs/cvae").json()["features"]["inpaint"]
+    assert not client.get("/api/runs/table").json()["features"]["inpaint"]
+
+    def post(run="0", **form):
+        data = {"run": run, "mask": mask, **form}
+        return client.post("/api/inpaint", files={"file": ("x.png", png_upload(pic), "image/png")}, data=data)
+
+    for bad, words in (({"mask": "1" * 10}, "64 characters"), ({"mask": "2" * 64}, "0/1"),
+                       ({"mask": "0" * 64}, "no pixel"), ({"n": "0"}, "1 .. 16"), ({"n": "17"}, "1 .. 16"),
+                       ({"run": "cvae"}, "label"), ({"run": "table"}, "impute")):
+        r = post(**bad)
+        assert r.status_code == 422 and words in detail(r), (bad, r.text)
+    assert post(run="cvae", label="2").status_code == 200
+
+
 def test_encode_image_errors(client):
     def post(data: bytes, **form):
         return client.post("/api/encode", files={"file": ("u.png", data, "image/png")}, data={"run": "0", **form})

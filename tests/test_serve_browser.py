@@ -212,7 +212,8 @@ def test_upload_shows_reconstruction_and_place_on_the_map(browser, server, tmp_p
     Image.open(io.BytesIO(base64.b64decode(png))).resize((32, 32), Image.Resampling.NEAREST).convert("RGB").save(path)
     browser.find_element("id", "upload-file").send_keys(str(path))  # "fit" is ticked: resized and converted
     wait_for(lambda: len(browser.find_elements("css selector", "#upload-result figure img")) == 2, what="the reconstruction")
-    assert "Anomaly score" in browser.find_element("id", "upload-score").text
+    score = browser.find_element("id", "upload-score").text
+    assert re.search(r"Anomaly score \d+\.\d\d .*higher than \d+\.\d % of the test set", score), score
     assert error_text(browser) == ""
     shot(browser, "04-upload")
     # Strict mode: an image of the wrong size is refused with the server's message, shown on the page.
@@ -238,6 +239,37 @@ def test_conditional_run_label_picker_and_restyle(browser, server):
     browser.find_element("id", "btn-restyle").click()
     wait_for(lambda: len(browser.find_elements("css selector", "#restyle-grid figure")) == 10, what="10 restyles")
     shot(browser, "06-conditional")
+
+
+def test_draw_a_mask_and_inpaint(browser, server):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_page(browser, server)
+    section = browser.find_element("id", "inpaint")
+    browser.execute_script("arguments[0].scrollIntoView();", section)
+    assert section.is_displayed()
+    wait_for(lambda: browser.find_element("id", "paint-img").get_attribute("naturalWidth") == "8", what="the picture")
+    canvas = browser.find_element("id", "paint")
+    cell = canvas.size["height"] / 8
+    for row in (0, 1, 2):  # paint the top three pixel rows, one stroke each (brush of one pixel)
+        y = int(-canvas.size["height"] / 2 + (row + 0.5) * cell)
+        ActionChains(browser).move_to_element_with_offset(canvas, -int(canvas.size["width"] / 2) + 3, y) \
+            .click_and_hold().move_by_offset(canvas.size["width"] - 6, 0).release().perform()
+    mask = browser.execute_script("return maskBits();")
+    assert mask == "1" * 24 + "0" * 40
+    browser.find_element("id", "btn-inpaint").click()
+    wait_for(lambda: len(browser.find_elements("css selector", "#inpaint-grid figure img")) == 8, what="8 completions")
+    shot(browser, "08-inpaint")
+    assert error_text(browser) == ""
+    original = pixels(browser, "paint-img").reshape(8, 8, 4)
+    outs = []
+    for i in range(8):
+        browser.execute_script("document.querySelectorAll('#inpaint-grid figure img')[arguments[0]].id = 'completion';"
+                               "document.querySelectorAll('#inpaint-grid figure img').forEach((im, j) => { if (j !== arguments[0]) im.removeAttribute('id'); });", i)
+        outs.append(pixels(browser, "completion").reshape(8, 8, 4))
+    for out in outs:
+        assert np.array_equal(out[3:], original[3:])  # the unpainted rows are kept exactly
+    assert len({o[:3].tobytes() for o in outs}) > 1
 
 
 def test_table_run_shows_rows_not_pictures(browser, server):

@@ -6,15 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from vaekit.serve import media
 from vaekit.serve.slots import RunSlot
 from vaekit.serve.stats import RunStats, compute_stats
+from vaekit.tasks.anomaly import anomaly_scores
 from vaekit.tasks.generate import generate
+from vaekit.tasks.inpaint import inpaint
 from vaekit.tasks.interpolate import PATHS
 from vaekit.tasks.reconstruct import reconstruct
 from vaekit.tasks.tabular import generate_rows
+
+
+ANOMALY_K = 100  # importance samples per score (vaekit.tasks.anomaly's default)
+SCORE = (f"IW-{ANOMALY_K} estimate of -log p(x) in nats (Burda et al. 2016; vaekit.tasks.anomaly, seed 0); "
+         "higher = more anomalous")
 
 
 def stats(slot: RunSlot) -> RunStats:
@@ -111,6 +119,16 @@ def restyle(slot: RunSlot, z: list[float]) -> list[dict[str, Any]]:
     return [to_item(slot, x[i], label=i) for i in range(k)]
 
 
+def test_scores(slot: RunSlot) -> "np.ndarray":
+    """Anomaly scores of the explorer's test examples (computed once; lock held by the caller),
+    the distribution an upload's score is placed in."""
+    if "scores" not in slot.cache:
+        st = stats(slot)
+        cond = st.y if slot.n_classes else None
+        slot.cache["scores"] = np.sort(anomaly_scores(slot.run, st.x, k=ANOMALY_K, seed=0, cond=cond))
+    return slot.cache["scores"]
+
+
 def example(slot: RunSlot, index: int) -> dict[str, Any]:
     st = stats(slot)
     if not 0 <= index < st.x.shape[0]:
@@ -133,11 +151,40 @@ def encode(slot: RunSlot, x: torch.Tensor, labels: list[int | None]) -> list[dic
     mu = slot.model.encode(x.to(slot.model.device), None if cond is None else cond.to(slot.model.device)).mean.cpu()
     recon = reconstruct(slot.model, x, cond=cond)
     points = st.projection(mu.double().numpy())
+    reference = test_scores(slot)
+    scores = anomaly_scores(slot.run, x, k=ANOMALY_K, seed=0, cond=cond)  # (N,) nats
     out = []
     for i in range(x.shape[0]):
+        below = float(np.searchsorted(reference, scores[i], side="left")) / max(1, len(reference))
         out.append({
+            "anomaly": float(scores[i]), "percentile": 100.0 * below,
             "z": [float(v) for v in mu[i]], "label": None if cond is None else int(cond[i]),
             "input": media.item(slot, x[i]), "recon": media.item(slot, recon[i]),
             "map": [float(v) for v in points[i]],
         })
     return out
+
+
+MAX_COMPLETIONS = 16
+
+
+@torch.no_grad()
+def inpaint_image(slot: RunSlot, x: torch.Tensor, mask: str, n: int, label: int | None) -> list[dict[str, Any]]:
+    """``n`` completions of one image x (1, C, H, W): ``mask`` holds one character per pixel, row by
+    row, ``1`` = fill in, ``0`` = keep (exactly, in every channel). Pseudo-Gibbs sampling
+    (Rezende et al. 2014) through :func:`vaekit.tasks.inpaint.inpaint`, seed 0."""
+    if slot.kind != "image":
+        raise media.BadInput(f"run {slot.name} was trained on a {slot.kind}: inpainting here is for images "
+                             "(for tables, `vaekit impute` fills empty cells)")
+    c, h, w = slot.shape
+    if len(mask) != h * w or set(mask) - {"0", "1"}:
+        raise media.BadInput(f"the mask must be {h * w} characters 0/1 (one per pixel of the {w}x{h} image, row by "
+                             f"row, 1 = fill in); got {len(mask)} characters")
+    if "1" not in mask:
+        raise media.BadInput("the mask marks no pixel to fill in; paint over the part to replace")
+    if not 1 <= n <= MAX_COMPLETIONS:
+        raise media.BadInput(f"ask for 1 .. {MAX_COMPLETIONS} completions (got {n})")
+    cond = check_label(slot, label)
+    fill = torch.tensor([ch == "1" for ch in mask]).reshape(1, h, w).expand(c, h, w)
+    out = inpaint(slot.run, x[0], ~fill, n=n, seed=0, cond=None if cond is None else int(cond[0]))
+    return [to_item(slot, out[i]) for i in range(n)]

@@ -57,7 +57,7 @@ def _info(slot: RunSlot) -> dict[str, Any]:
         **summary(slot), "dims": st.dims, "active_dims": sum(d["active"] for d in st.dims), "spread_rule": st.spread_rule,
         "columns": _columns(slot), "start": [float(v) for v in st.mu[0]] if len(st.mu) else [0.0] * slot.latent_dim,
         "start_label": None if st.y is None or not slot.n_classes else int(st.y[0]), "n_examples": int(st.x.shape[0]),
-        "features": {"restyle": bool(slot.n_classes), "anomaly": False, "inpaint": False},
+        "features": {"restyle": bool(slot.n_classes), "anomaly": True, "inpaint": slot.kind == "image"},
     }
 
 
@@ -169,4 +169,25 @@ async def encode(request: Request, file: UploadFile = File(..., description="an 
     if not data:
         raise HTTPException(422, detail="the uploaded file is empty")
     items = await _run(request, slot, _encode_upload, data, label, fit)
-    return {"items": items, "columns": _columns(slot), "score": None}
+    return {"items": items, "columns": _columns(slot), "score": infer.SCORE}
+
+
+def _inpaint_upload(slot: RunSlot, data: bytes, mask: str, n: int, label: int | None) -> list[dict[str, Any]]:
+    if slot.kind != "image":
+        raise media.BadInput(f"run {slot.name} was trained on a {slot.kind}: inpainting here is for images "
+                             "(for tables, `vaekit impute` fills empty cells)")
+    return infer.inpaint_image(slot, media.parse_image(slot, data), mask, n, label)
+
+
+@router.post("/inpaint", response_model=Items,
+             summary="image runs: fill the masked pixels of an uploaded image (several completions)")
+async def inpaint(request: Request, file: UploadFile = File(..., description="the image, of the run's size"),
+                  mask: str = Form(..., max_length=1_000_000,
+                                   description="one character per pixel, row by row: 1 = fill in, 0 = keep"),
+                  run: str = Form("0"), n: int = Form(8, description="completions, 1 .. 16"),
+                  label: int | None = Form(None, description="conditional runs: the image's class")) -> dict[str, Any]:
+    slot = _slot(request, run)
+    data = await file.read()
+    if not data:
+        raise HTTPException(422, detail="the uploaded file is empty")
+    return {"items": await _run(request, slot, _inpaint_upload, data, mask, n, label), "columns": None}

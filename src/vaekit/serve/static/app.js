@@ -467,18 +467,31 @@ async function paintExample(index) {
   clearMask();
 }
 
-function paintAt(ev) {
-  const c = paintCanvas(), rect = c.getBoundingClientRect();
-  const [, h, w] = state.info.shape;
-  const px = Math.floor(((ev.clientX - rect.left) / rect.width) * w), py = Math.floor(((ev.clientY - rect.top) / rect.height) * h);
+let lastCell = null;
+function cellOf(ev) {
+  const c = paintCanvas(), rect = c.getBoundingClientRect(), [, h, w] = state.info.shape;
+  return [Math.floor(((ev.clientX - rect.left) / rect.width) * w), Math.floor(((ev.clientY - rect.top) / rect.height) * h)];
+}
+
+function paintCell(px, py) {
+  const c = paintCanvas(), [, h, w] = state.info.shape, ctx = c.getContext("2d");
   const r = Number($("#brush").value) - 1, cw = c.width / w, ch = c.height / h;
-  const ctx = c.getContext("2d");
   ctx.fillStyle = "rgba(230, 30, 30, 0.6)";
   for (let y = py - r; y <= py + r; y++) for (let x = px - r; x <= px + r; x++) {
     if (x < 0 || y < 0 || x >= w || y >= h) continue;
     ctx.clearRect(x * cw, y * ch, cw, ch);
     ctx.fillRect(x * cw, y * ch, cw, ch);
   }
+}
+
+function paintAt(ev, stroke) {
+  // Pointer events arrive sparsely on a fast stroke: fill every cell on the line from the last one.
+  const [x1, y1] = cellOf(ev);
+  const [x0, y0] = stroke && lastCell ? lastCell : [x1, y1];
+  const steps = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
+  for (let i = 0; i <= steps; i++) paintCell(Math.round(x0 + ((x1 - x0) * i) / steps), Math.round(y0 + ((y1 - y0) * i) / steps));
+  lastCell = [x1, y1];
+  const c = paintCanvas();
   c.dataset.painted = String(Number(c.dataset.painted || 0) + 1);
 }
 
@@ -543,9 +556,9 @@ function wire() {
   map.addEventListener("mouseleave", () => { $("#map-tip").hidden = true; hovered = -1; });
   map.addEventListener("click", (ev) => guarded(() => clickMap(ev)));
   const paint = paintCanvas();
-  paint.addEventListener("pointerdown", (ev) => { painting = true; paint.setPointerCapture(ev.pointerId); paintAt(ev); });
-  paint.addEventListener("pointermove", (ev) => { if (painting) paintAt(ev); });
-  paint.addEventListener("pointerup", () => { painting = false; });
+  paint.addEventListener("pointerdown", (ev) => { painting = true; paint.setPointerCapture(ev.pointerId); paintAt(ev, false); });
+  paint.addEventListener("pointermove", (ev) => { if (painting) paintAt(ev, true); });
+  paint.addEventListener("pointerup", () => { painting = false; lastCell = null; });
   $("#btn-paint-clear").addEventListener("click", clearMask);
   $("#btn-paint-example").addEventListener("click", () => guarded(() => paintExample(Number($("#paint-index").value))));
   $("#btn-paint-upload").addEventListener("click", () => guarded(async () => {

@@ -15,15 +15,18 @@
   "Do Deep Generative Models Know What They Don't Know?").
 
 ``x`` is a batch as the model sees it (after the run's saved preprocessing). All randomness comes
-from ``seed``; torch's global generator is left as it was.
+from ``seed``; torch's global generator is left as it was. An example's score does not depend on
+the other examples of the batch or their order (shared draws, see :func:`_iwae_parts`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
+from torch.distributions import Independent
 
 from vaekit.artifacts.metrics import importance_stats
 from vaekit.core.errors import VaekitError
@@ -63,15 +66,36 @@ def _check(model: torch.nn.Module, x: torch.Tensor, cond: Any) -> tuple[torch.Te
 
 @torch.no_grad()
 def _iwae_parts(model: torch.nn.Module, x: torch.Tensor, c: torch.Tensor | None, k: int, batch_size: int,
-                chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(-log p(x) IW-k estimate, -ELBO) per example, (B,) each."""
-    nll, nelbo = [], []
+                chunk: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(-log p(x) IW-k estimate, -ELBO) per example, (B,) each.
+
+    For a diagonal-Gaussian posterior the k standard-normal draws eps_i (k, L) are shared by every
+    example (z_i = mu(x) + sigma(x) eps_i; common random numbers): each example's estimate is
+    still the usual unbiased IW-k one, and it depends only on the example and ``seed`` — not on
+    which batch it came in or its position there (scikit-learn requires that of score_samples).
+    Other posteriors (flows) draw through the model's forward pass, seeded once per call."""
     device = model.device
+    q0 = model.encode(x[:1].to(device), None if c is None else c[:1].to(device))
+    shared = isinstance(q0, Independent)
+    eps = torch.randn(k, q0.mean.shape[-1], generator=torch.Generator().manual_seed(seed)).to(device) if shared else None
+    nll, nelbo = [], []
     for i in range(0, x.shape[0], batch_size):
-        yb = None if c is None else c[i : i + batch_size].to(device)
-        st = importance_stats(model, Batch(x[i : i + batch_size].to(device), yb), k, chunk)
-        nll.append(-st["log_mean_w"].cpu())
-        nelbo.append(-st["mean_log_w"].cpu())
+        xb = x[i : i + batch_size].to(device)
+        cb = None if c is None else c[i : i + batch_size].to(device)
+        if not shared:
+            st = importance_stats(model, Batch(xb, cb), k, chunk)
+            nll.append(-st["log_mean_w"].cpu())
+            nelbo.append(-st["mean_log_w"].cpu())
+            continue
+        q = model.encode(xb, cb)
+        p = model.prior(model.condition(cb))
+        log_w = []
+        for j in range(0, k, chunk):
+            z = q.mean + q.stddev * eps[j : j + chunk, None, :]  # (s, B, L)
+            log_w.append(model.decode(z, cb).log_prob(xb) + p.log_prob(z) - q.log_prob(z))  # (s, B) nats
+        lw = torch.cat(log_w)  # (k, B)
+        nll.append(-(torch.logsumexp(lw, 0) - math.log(k)).cpu())
+        nelbo.append(-lw.mean(0).cpu())
     return torch.cat(nll), torch.cat(nelbo)
 
 
@@ -105,7 +129,7 @@ def anomaly_scores(
         torch.manual_seed(seed)
         if score == "recon":
             return _recon(model, x, c, batch_size).numpy().astype(np.float64)
-        nll, nelbo = _iwae_parts(model, x, c, k, batch_size, chunk)
+        nll, nelbo = _iwae_parts(model, x, c, k, batch_size, chunk, seed)
         if score == "iwae":
             return nll.numpy().astype(np.float64)
         if score == "elbo":
@@ -117,7 +141,7 @@ def anomaly_scores(
         bg_c = c if getattr(bg, "cond_dim", 0) else None
         if getattr(bg, "cond_dim", 0) and bg_c is None:
             raise AnomalyError("the background run is conditional: give labels (cond=)")
-        nll_bg, _ = _iwae_parts(bg, x, bg_c, k, batch_size, chunk)
+        nll_bg, _ = _iwae_parts(bg, x, bg_c, k, batch_size, chunk, seed + 1)
         return (nll - nll_bg).numpy().astype(np.float64)
 
 

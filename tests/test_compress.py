@@ -176,3 +176,25 @@ def test_cli_damaged_stream_is_an_error_and_writes_nothing(run_dir: Path, digits
     assert main(["decompress", str(run_dir), str(tmp_path / "bad.vkz"), "-o", str(tmp_path / "keep.npy")]) == 1
     assert capsys.readouterr().err.startswith("vaekit: error: the payload is damaged")
     assert (tmp_path / "keep.npy").read_bytes() == b"a good file"
+
+
+def test_benchmark_quick_mode(tmp_path: Path) -> None:
+    """bench/bench_compression.py --quick (toy sizes) runs end to end and writes its tables."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    results, docs = tmp_path / "q.jsonl", tmp_path / "q.md"
+    out = subprocess.run([sys.executable, str(root / "bench" / "bench_compression.py"), "--quick", "--only", "digits",
+                          "--results", str(results), "--docs", str(docs)], capture_output=True, text=True,
+                         timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    table = docs.read_text()
+    assert "vaekit BB-ANS" in table and "lzma -9e" in table and "WebP lossless" in table
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    coded = [r for r in records if r["bench"] == "compression-code"]
+    assert len(coded) == 1 and coded[0]["split"] == "test"
+    for row in coded[0]["figures"]["rows"]:
+        assert 0 < row["payload_bits_per_dim"] <= row["bits_per_dim"] and row["neg_elbo_bits_per_dim"] > 0

@@ -382,3 +382,46 @@ def test_bench_serve_quick(runs, tmp_path):
     assert bench.BEGIN in text and "decodes/s, 8 concurrent clients" in text
     assert bench.main(argv) == 0  # resumes: the finished repetition is not measured again
     assert len(results.read_text().splitlines()) == 1
+
+
+# --- the command line ----------------------------------------------------------------------------
+def test_cli_serve_warns_when_bound_wider_and_refuses_bad_input(runs, tmp_path):
+    """`vaekit serve` in real subprocesses: the address it prints works; --host 0.0.0.0 warns; a
+    missing run dir, a folder that is not a run, and a port in use are one-line errors."""
+    import json
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    serve = [sys.executable, "-m", "vaekit", "serve"]
+    proc = subprocess.Popen([*serve, str(runs["digits"]), "--host", "0.0.0.0", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        address = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert address, line
+        with urllib.request.urlopen(address.group(0) + "api/runs", timeout=10) as r:
+            assert json.loads(r.read())[0]["name"] == "digits"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert "warning: binding to 0.0.0.0" in err and "reachable from other machines" in err
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*serve, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    r = run(str(tmp_path / "missing"))
+    assert r.returncode == 1 and r.stderr.startswith("vaekit: error: run directory") and "does not exist" in r.stderr
+    r = run(str(tmp_path))
+    assert r.returncode == 1 and "not a run directory" in r.stderr
+    r = run(str(runs["digits"]), "--port", "70000")
+    assert r.returncode == 2 and "--port" in r.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        r = run(str(runs["digits"]), "--port", str(taken.getsockname()[1]))
+    assert r.returncode == 1 and "cannot listen on 127.0.0.1" in r.stderr and "Traceback" not in r.stderr

@@ -45,9 +45,10 @@ def serve(args: argparse.Namespace) -> int:
         print(f"vaekit: warning: binding to {args.host}: the explorer is reachable from other machines; it has no "
               "login, so anyone who can reach this port can use the models (use --host 127.0.0.1 to keep it local)",
               file=sys.stderr)
-    import torch
+    from vaekit.serve.server import check_run_dirs, run_server
 
-    from vaekit.serve.server import run_server
+    check_run_dirs(args.runs)  # before torch is imported: a typo fails at once
+    import torch
 
     torch.set_num_threads(args.threads)
     run_server(args.runs, host=args.host, port=args.port, max_upload=args.max_upload,

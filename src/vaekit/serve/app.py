@@ -15,11 +15,10 @@ from vaekit.core.errors import VaekitError
 from vaekit.serve.gate import Gate
 from vaekit.serve.limits import BodyLimit
 from vaekit.serve.routes import router
+from vaekit.serve.server import MAX_IN_FLIGHT, MAX_UPLOAD
 from vaekit.serve.slots import RunSlot, Slots, load_slots
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_UPLOAD = 2 * 1024 * 1024  # bytes of one request body
-MAX_IN_FLIGHT = 32
 
 
 def _validation_message(exc: RequestValidationError) -> str:

@@ -1,5 +1,7 @@
-"""Run the explorer under uvicorn: bind first, then print the address people can open (the real
-port, also when ``port=0`` asked for a free one), then serve until Ctrl-C."""
+"""Run the explorer under uvicorn: check the run folders and bind the port first (a taken port or
+a missing folder fails in a second, before any model is loaded), then load the runs, print the
+address people can open (the real port, also when ``port=0`` asked for a free one), and serve
+until Ctrl-C. Torch-free at import (the CLI imports it while parsing)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,22 @@ import socket
 from pathlib import Path
 from typing import Callable
 
-from vaekit.core.errors import VaekitError
-from vaekit.serve.app import MAX_IN_FLIGHT, MAX_UPLOAD, create_app
+from vaekit.core.errors import RunDirError, VaekitError
+
+MAX_UPLOAD = 2 * 1024 * 1024  # bytes of one request body
+MAX_IN_FLIGHT = 32
+
+
+def check_run_dirs(runs: list[str | Path]) -> None:
+    """A one-line :class:`RunDirError` for a missing folder or one that is not a run (cheap: no torch)."""
+    if not runs:
+        raise RunDirError("give at least one run directory made by `vaekit train`")
+    for run in runs:
+        path = Path(run)
+        if not path.is_dir():
+            raise RunDirError(f"run directory {path} does not exist; give the folder `vaekit train` printed")
+        if not (path / "config.json").is_file():
+            raise RunDirError(f"{path} is not a run directory (no config.json); give a folder made by `vaekit train`")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -35,10 +51,17 @@ def url(host: str, port: int) -> str:
 
 def run_server(runs: list[str | Path], *, host: str = "127.0.0.1", port: int = 8000, max_upload: int = MAX_UPLOAD,
                max_in_flight: int = MAX_IN_FLIGHT, echo: Callable[[str], None] = print) -> None:
-    import uvicorn
-
-    app = create_app(list(runs), max_upload=max_upload, max_in_flight=max_in_flight)  # loads (and checks) the runs first
+    check_run_dirs(list(runs))
     sock = bind(host, port)
+    try:
+        import uvicorn
+
+        from vaekit.serve.app import create_app
+
+        app = create_app(list(runs), max_upload=max_upload, max_in_flight=max_in_flight)
+    except BaseException:
+        sock.close()
+        raise
     actual = sock.getsockname()[1]
     names = ", ".join(f"{s.id}: {s.name}" for s in app.app.state.slots.items)
     echo(f"vaekit explorer on {url(host, actual)}  (runs {names}; API schema at {url(host, actual)}openapi.json; Ctrl-C stops)")

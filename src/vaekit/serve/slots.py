@@ -20,7 +20,6 @@ from typing import Any
 import torch
 
 from vaekit.artifacts.load import LoadedRun, load
-from vaekit.core.errors import RunDirError
 
 
 @dataclass
@@ -80,16 +79,13 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def load_slots(run_dirs: list[str | Path], *, device: str = "cpu") -> list[RunSlot]:
     """Load every run directory (a clear :class:`RunDirError` naming a missing or bad one)."""
-    if not run_dirs:
-        raise RunDirError("give at least one run directory made by `vaekit train`")
+    from vaekit.serve.server import check_run_dirs
+
+    check_run_dirs(run_dirs)
     slots: list[RunSlot] = []
     taken: set[str] = set()
     for i, path in enumerate(run_dirs):
         path = Path(path)
-        if not path.is_dir():
-            raise RunDirError(f"run directory {path} does not exist; give the folder `vaekit train` printed")
-        if not (path / "config.json").is_file():
-            raise RunDirError(f"{path} is not a run directory (no config.json); give a folder made by `vaekit train`")
         run = load(path, device=device)
         name = _unique(path.resolve().name or f"run{i}", taken)
         taken.add(name)

@@ -19,6 +19,7 @@ Reference model (both sides): MLP 784-512-256 -> (mu, log sigma^2) of 16 dims, d
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import sys
@@ -398,6 +399,340 @@ def pythae_sample(a: dict[str, Any]) -> dict[str, Any]:
     dt = time.perf_counter() - t0
     return {"seconds": dt, "images_per_s": a["n"] / dt, "shape": list(imgs.shape),
             "how": f"NormalSampler.sample(batch_size={a['batch_size']})"}
+
+
+# --------------------------------------------------------------------------- likelihood per CPU-minute (issue 9)
+# Tasks of bench/bench_likelihood.py: dynamically binarised Fashion-MNIST, the same wall-clock
+# training budget for every run, pythae 0.1.2's models trained by its TrainingPipeline and scored
+# by :func:`iw_nll` (Burda et al. 2015), vaekit's runs by `vaekit evaluate`.
+LK_SPLITS = ("train", "val", "test")
+
+
+@task
+def vaekit_export_binarised(a: dict[str, Any]) -> dict[str, Any]:
+    """The data of the likelihood benchmark as vaekit sees it, for the pythae side: the training
+    split in grey levels (uint8, dynamically binarised by the trainer on either side) and the
+    validation and test splits in vaekit's one fixed, seeded evaluation binarisation (uint8 0/1,
+    ``vaekit.artifacts.datasets.eval_view``: what `vaekit evaluate` and vaekit's validation use),
+    so both libraries validate and are scored on the very same binary images."""
+    import numpy as np
+    from vaekit.artifacts.datasets import eval_view
+    from vaekit.core.config import DataConfig
+    from vaekit.data import load_dataset
+
+    cfg = DataConfig(name=a["dataset"], binarize="dynamic", limit=a.get("limit"))
+    splits = load_dataset(a["dataset"])
+    arrays: dict[str, Any] = {}
+    for split in LK_SPLITS:
+        x = getattr(splits, split).x.float().reshape(-1, *IMAGE)  # (N, 1, 28, 28) in [0, 1]
+        if split == "train":
+            if a.get("limit"):
+                x = x[: a["limit"]]  # vaekit's data.limit keeps the first N training examples
+            u8 = torch.round(x * 255)
+            if float((u8 / 255 - x).abs().max()) > 1e-6:
+                raise RuntimeError("training images are not k/255 grey levels")
+            arrays["train"] = u8.to(torch.uint8).numpy()
+        else:
+            arrays[split] = eval_view(x, cfg).to(torch.uint8).numpy()  # 0/1
+    tmp = a["out"] + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, a["out"])
+    return {"sizes": {s: int(v.shape[0]) for s, v in arrays.items()}}
+
+
+def lk_arrays(path: str, split: str, limit: int | None = None) -> torch.Tensor:
+    """float32 (N, 1, 28, 28): grey levels / 255 for "train", 0./1. for "val"/"test"."""
+    import numpy as np
+
+    with np.load(path) as f:
+        arr = f[split][:limit] if limit else f[split]
+    x = torch.from_numpy(arr.astype("float32"))
+    return x / 255.0 if split == "train" else x
+
+
+def lk_build_pythae(name: str, net: str, hp: dict[str, Any]):
+    """A pythae 0.1.2 model. ``net="same"``: vaekit's default MLP (784-H1-H2 -> (mu, log var) of L,
+    decoder L-H2-H1-784 with ReLU and a sigmoid output, ``hp["hidden"]`` = [H1, H2]);
+    ``net="default"``: pythae's own default MLP for a 1x28x28 input (784-512 -> L, L-512-784).
+    ``hp`` holds the model config's keyword arguments (latent_dim, beta, ...); the reconstruction
+    loss is "bce" in both, as a Bernoulli likelihood of binary pixels needs."""
+    import pythae.models as pm
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseEncoder
+
+    configs = {"VAE": "VAEConfig", "IWAE": "IWAEConfig", "VAMP": "VAMPConfig", "BetaVAE": "BetaVAEConfig",
+               "BetaTCVAE": "BetaTCVAEConfig", "FactorVAE": "FactorVAEConfig", "VAE_IAF": "VAE_IAF_Config",
+               "VAE_LinNF": "VAE_LinNF_Config"}
+    kw = {k: v for k, v in hp.items() if k != "hidden"}
+    config = getattr(pm, configs[name])(input_dim=IMAGE, reconstruction_loss="bce", **kw)
+    if net == "default":
+        return getattr(pm, name)(config)
+    latent, (h1, h2) = config.latent_dim, hp["hidden"]
+
+    class Encoder(BaseEncoder):
+        def __init__(self):
+            BaseEncoder.__init__(self)
+            self.body = nn.Sequential(nn.Linear(784, h1), nn.ReLU(), nn.Linear(h1, h2), nn.ReLU())
+            self.mu, self.logvar = nn.Linear(h2, latent), nn.Linear(h2, latent)
+
+        def forward(self, x):
+            h = self.body(x.reshape(x.shape[0], -1))  # (B, H2)
+            return ModelOutput(embedding=self.mu(h), log_covariance=self.logvar(h))
+
+    class Decoder(BaseDecoder):
+        def __init__(self):
+            BaseDecoder.__init__(self)
+            self.body = nn.Sequential(nn.Linear(latent, h2), nn.ReLU(), nn.Linear(h2, h1), nn.ReLU())
+            self.head = nn.Linear(h1, 784)
+
+        def forward(self, z):
+            probs = torch.sigmoid(self.head(self.body(z)))  # pythae's decoders return probabilities
+            return ModelOutput(reconstruction=probs.reshape(z.shape[0], *IMAGE))
+
+    return getattr(pm, name)(config, encoder=Encoder(), decoder=Decoder())
+
+
+@task
+def pythae_train_budget(a: dict[str, Any]) -> dict[str, Any]:
+    """pythae TrainingPipeline until the wall-clock budget is spent, on dynamically binarised
+    training images; saves the best-on-validation weights (pythae's own ``_best_model``).
+
+    Dynamic binarisation: a fresh Bernoulli draw of every training image at the start of every
+    epoch from a generator seeded with the run's seed (as vaekit's trainer does). The budget:
+    pythae 0.1.2 has no stop signal for callbacks, and its epoch loop iterates a fixed range, so a
+    callback raises :class:`BudgetSpent` from ``on_log`` (the last hook of an epoch, after the
+    best model was kept) once the training time since ``on_train_begin`` reaches the budget - the
+    same rule as vaekit's ``train.time_budget`` (stop at the first epoch end with the budget spent,
+    validation included)."""
+    set_threads(a)
+    t_start = time.perf_counter()
+    from pythae.data.datasets import DatasetOutput
+    from pythae.pipelines import TrainingPipeline
+    from pythae.trainers import AdversarialTrainerConfig, BaseTrainerConfig
+    from pythae.trainers.training_callbacks import TrainingCallback
+
+    grey = lk_arrays(a["data"], "train", a.get("limit"))  # (N, 1, 28, 28) in [0, 1]
+    x_val = lk_arrays(a["data"], "val", a.get("val_limit"))
+    torch.manual_seed(a["seed"])
+    model = lk_build_pythae(a["model"], a["net"], a.get("hp", {}))
+    gen = torch.Generator().manual_seed(a["seed"])
+
+    class Binarised(torch.utils.data.Dataset):
+        def __init__(self):
+            self.data = torch.bernoulli(grey, generator=gen)
+
+        def __len__(self):
+            return grey.shape[0]
+
+        def __getitem__(self, i):
+            return DatasetOutput(data=self.data[i])
+
+    train_set = Binarised()
+    epochs: list[dict[str, Any]] = []
+    clock: dict[str, float] = {}
+
+    class BudgetSpent(Exception):
+        pass
+
+    class Budget(TrainingCallback):
+        def on_train_begin(self, training_config, **kw):
+            clock["start"] = time.perf_counter()
+
+        def on_epoch_begin(self, training_config, **kw):
+            if kw.get("epoch", 1) > 1:  # epoch 1 uses the draw made at construction
+                train_set.data = torch.bernoulli(grey, generator=gen)
+
+        def on_train_step_begin(self, training_config, **kw):
+            clock["t0"] = time.perf_counter()
+
+        def on_eval_step_begin(self, training_config, **kw):
+            epochs.append({"epoch": kw.get("epoch"), "seconds": time.perf_counter() - clock["t0"]})
+
+        def on_log(self, training_config, logs, **kw):
+            elapsed = time.perf_counter() - clock["start"]
+            if epochs:
+                epochs[-1].update({k: float(v) for k, v in logs.items()}, elapsed_s=elapsed)
+            if elapsed >= a["budget"]:
+                raise BudgetSpent()
+
+    trainer = {"batch": a.get("batch_size", 64), "lr": a.get("lr")}
+    with tempfile.TemporaryDirectory() as tmp:
+        common = dict(output_dir=tmp, num_epochs=100_000, per_device_train_batch_size=trainer["batch"],
+                      per_device_eval_batch_size=max(64, trainer["batch"]), no_cuda=True, seed=a["seed"],
+                      steps_saving=None)
+        if a["model"] == "FactorVAE":  # pythae trains FactorVAE with its adversarial trainer
+            extra = {} if trainer["lr"] is None else {"autoencoder_learning_rate": trainer["lr"]}
+            if a.get("disc_lr"):
+                extra["discriminator_learning_rate"] = a["disc_lr"]
+            cfg = AdversarialTrainerConfig(**common, **extra)
+        else:
+            cfg = BaseTrainerConfig(**common, **({} if trainer["lr"] is None else {"learning_rate": trainer["lr"]}))
+        pipe = TrainingPipeline(model=model, training_config=cfg)
+        stopped = False
+        try:
+            pipe(train_data=train_set, eval_data=x_val, callbacks=[Budget()])
+        except BudgetSpent:
+            stopped = True
+        best = pipe.trainer._best_model
+        torch.save({k: v.detach().cpu() for k, v in best.state_dict().items()}, a["out"])
+    import pythae
+
+    return {"stopped_by_budget": stopped, "epochs": epochs, "n_epochs": len(epochs),
+            "train_s": epochs[-1]["elapsed_s"] if epochs else None, "until_trained_s": time.perf_counter() - t_start,
+            "n_train": int(grey.shape[0]), "pythae_version": getattr(pythae, "__version__", None),
+            "torch_threads": torch.get_num_threads(), "batch_size": trainer["batch"],
+            "lr": cfg.learning_rate if hasattr(cfg, "learning_rate") else cfg.autoencoder_learning_rate}
+
+
+LOG_2PI = 1.8378770664093453
+
+
+def lk_gauss_logpdf(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag exp(logvar)), normalised, summed over the last dim."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu) ** 2 / logvar.exp()).sum(-1)
+
+
+def lk_flow(model, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(zK, log|det dzK/dz0|) through the model's own posterior flows, as its loss uses them
+    (VAE_IAF: ``iaf_flow.inverse``; VAE_LinNF: each layer of ``net`` in order); else (z0, 0)."""
+    name = type(model).__name__
+    if name == "VAE_IAF":
+        out = model.iaf_flow.inverse(z0)
+        return out.out, out.log_abs_det_jac
+    if name == "VAE_LinNF":
+        z, logdet = z0, torch.zeros(z0.shape[0])
+        for layer in model.net:
+            o = layer(z)
+            z, logdet = o.out, logdet + o.log_abs_det_jac
+        return z, logdet
+    return z0, torch.zeros(z0.shape[0])
+
+
+def lk_log_prior(model, z: torch.Tensor) -> torch.Tensor:
+    """log p(z), normalised: N(0, I), or for VAMP the mixture (1/C) sum_c q(z | u_c) over the model's
+    pseudo-inputs u_c = pseudo_inputs(e_c) (Tomczak & Welling 2018), computed from its encoder."""
+    if type(model).__name__ == "VAMP":
+        C = model.number_components
+        u = model.pseudo_inputs(torch.eye(C)).reshape(C, *model.model_config.input_dim)
+        e = model.encoder(u)
+        mu, logvar = e.embedding, e.log_covariance  # (C, L)
+        lp = lk_gauss_logpdf(z.unsqueeze(-2), mu, logvar)  # (R, C)
+        return torch.logsumexp(lp, -1) - math.log(C)
+    return lk_gauss_logpdf(z, torch.zeros_like(z), torch.zeros_like(z))
+
+
+@torch.no_grad()
+def iw_nll(model, x: torch.Tensor, k: int, *, batch: int = 50, rows: int = 2500,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """The IWAE estimate of -log p(x) per example (Burda et al. 2015, eq. 8 with k samples):
+    -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x) drawn independently.
+
+    log w = log p(x|z_K) + log p(z_K) - [log q0(z_0|x) - log|det dz_K/dz_0|] for flow posteriors
+    (z_0 = mu + sigma * eps, z_K its image under the model's flows); every density is normalised
+    (pythae's losses drop the 2*pi constants, which cancel in a KL but not in a likelihood).
+    log p(x|z) = sum over the 784 pixels of the Bernoulli log-probability of the binary pixel
+    under the decoder's probabilities, each log clamped at -100 as torch's BCE (pythae's training
+    loss) does. The k samples are drawn in chunks folded into a running log-sum-exp (memory
+    bounded for any k). Returns (N,) nats."""
+    model.eval()
+    out = []
+    for i in range(0, x.shape[0], batch):
+        xb = x[i:i + batch]  # (B, 1, 28, 28)
+        B = xb.shape[0]
+        e = model.encoder(xb)
+        mu, logvar = e.embedding, e.log_covariance  # (B, L)
+        flat = xb.reshape(B, -1)
+        acc = torch.full((B,), -math.inf)
+        chunk = max(1, min(k, rows // B))
+        done = 0
+        while done < k:
+            s = min(chunk, k - done)
+            eps = torch.randn(s, B, mu.shape[1], generator=generator)  # (S, B, L)
+            z0 = (mu + (0.5 * logvar).exp() * eps).reshape(s * B, -1)
+            log_q0 = lk_gauss_logpdf(z0, mu.repeat(s, 1), logvar.repeat(s, 1))  # (S*B,)
+            zk, logdet = lk_flow(model, z0)
+            probs = model.decoder(zk)["reconstruction"].reshape(s * B, -1)  # (S*B, 784)
+            xs = flat.repeat(s, 1)
+            log_px = (xs * probs.log().clamp(min=-100) + (1 - xs) * (1 - probs).log().clamp(min=-100)).sum(-1)
+            log_w = (log_px + lk_log_prior(model, zk) - (log_q0 - logdet)).reshape(s, B)
+            acc = torch.logaddexp(acc, torch.logsumexp(log_w, 0))
+            done += s
+        out.append(-(acc - math.log(k)))
+    return torch.cat(out)
+
+
+def lk_check_logdet(model, x: torch.Tensor) -> float:
+    """Max |log|det J| reported by the flow - log|det J| of the autograd Jacobian| over 4 draws
+    (0 for models without flows); raises when they disagree (the estimate would be wrong)."""
+    if type(model).__name__ not in ("VAE_IAF", "VAE_LinNF"):
+        return 0.0
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        e = model.encoder(x[:4])
+        z0s = e.embedding + (0.5 * e.log_covariance).exp() * torch.randn(e.embedding.shape, generator=g)
+    worst = 0.0
+    for z0 in z0s:
+        jac = torch.autograd.functional.jacobian(lambda v: lk_flow(model, v[None])[0][0], z0)  # (L, L)
+        exact = torch.linalg.slogdet(jac)[1]
+        with torch.no_grad():
+            reported = lk_flow(model, z0[None])[1][0]
+        worst = max(worst, float((exact - reported).abs()))
+    if not worst < 1e-3:
+        raise RuntimeError(f"{type(model).__name__}: the flow's log-det differs from its Jacobian's by {worst:.3g}")
+    return worst
+
+
+@task
+def pythae_score_iw(a: dict[str, Any]) -> dict[str, Any]:
+    """IW-k NLL (:func:`iw_nll`) of saved pythae weights on the first ``limit`` images of a
+    binarised split (the same images `vaekit evaluate` scores); also the k-sample ELBO mean."""
+    set_threads(a)
+    model = lk_build_pythae(a["model"], a["net"], a.get("hp", {}))
+    model.load_state_dict(torch.load(a["weights"], weights_only=True), strict=True)
+    model.eval()
+    x = lk_arrays(a["data"], a["split"], a.get("limit"))
+    logdet_diff = lk_check_logdet(model, x)
+    g = torch.Generator().manual_seed(a.get("seed", 0))
+    t0 = time.perf_counter()
+    nll = iw_nll(model, x, a["k"], generator=g)
+    dt = time.perf_counter() - t0
+    if not torch.isfinite(nll).all():
+        raise RuntimeError(f"non-finite IW NLL for {int((~torch.isfinite(nll)).sum())} images")
+    return {"split": a["split"], "nll": float(nll.mean()), "nll_sd_over_images": float(nll.std()), "k": a["k"],
+            "n": int(x.shape[0]), "score_s": dt, "logdet_check": logdet_diff}
+
+
+@task
+def vaekit_iw_crosscheck(a: dict[str, Any]) -> dict[str, Any]:
+    """The pythae-side estimator :func:`iw_nll` against `vaekit evaluate`'s on one vaekit run with a
+    plain Gaussian posterior and N(0, I) prior: both follow Burda et al. 2015, so on the same images
+    and k they must agree up to Monte-Carlo noise (independent draws). The run's model is seen
+    through pythae's encoder/decoder interface (mean and log-variance of q(z|x); Bernoulli
+    probabilities of p(x|z))."""
+    set_threads(a)
+    import vaekit
+    from vaekit.tasks.data import split_data
+
+    run = vaekit.load(a["run"])
+    model = run.model.eval()
+
+    class Out(dict):
+        __getattr__ = dict.__getitem__
+
+    class VaekitAsPythae(nn.Module):
+        def encoder(self, x):
+            q = model.encode(x)
+            return Out(embedding=q.mean, log_covariance=2 * q.stddev.log())
+
+        def decoder(self, z):
+            return Out(reconstruction=model.decode(z).mean)
+
+    x = split_data(run, a["split"])[0][: a["limit"]]
+    ours = iw_nll(VaekitAsPythae(), x, a["k"], generator=torch.Generator().manual_seed(1))
+    theirs = vaekit.evaluate(run, split=a["split"], k=a["k"], limit=a["limit"], seed=0, write=False)
+    return {"split": a["split"], "k": a["k"], "n": int(x.shape[0]), "iw_nll_bench": float(ours.mean()),
+            "vaekit_evaluate_nll": float(theirs["nll"]), "diff": float(ours.mean()) - float(theirs["nll"])}
 
 
 def main() -> None:

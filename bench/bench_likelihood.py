@@ -1,0 +1,509 @@
+"""Likelihood per CPU-minute (issue 9): vaekit's variant zoo against pythae 0.1.2 on dynamically
+binarised Fashion-MNIST, every run given the same wall-clock training budget.
+
+    python3 bench/bench_likelihood.py               # the full table (~3.5 h idle); resumes; rewrites docs/variants.md
+    python3 bench/bench_likelihood.py --status      # runs nothing: writes which runs are done / still missing
+    python3 bench/bench_likelihood.py --quick       # toy size (~1-2 min), writes bench/results/quick-likelihood.md
+
+Protocol (bench/harness.py; docs/benchmarks.md "Protocol"):
+
+1. Screening, one seed each, validation split: every vaekit recipe of the zoo (``vaekit train
+   --recipe R --data fashion-mnist --set train.time_budget=B --set train.threads=T``; the recipe's
+   own dynamic binarisation) and pythae's VAE, IWAE, VAMP, BetaVAE, BetaTCVAE, FactorVAE, VAE_IAF,
+   VAE_LinNF twice: with vaekit's net and the matching recipe's settings ("same") and with pythae's
+   default MLP and default hyper-parameters ("default"), trained by its ``TrainingPipeline`` with a
+   budget callback (bench/worker.py ``pythae_train_budget``). The training images are drawn
+   afresh from their grey levels every epoch on both sides (seeded).
+2. Quality: the IW-k estimate of the NLL (Burda et al. 2015), k = 1000, in nats per image, on the
+   same binarised images for both libraries (vaekit's fixed evaluation binarisation, exported to
+   the pythae side): ``vaekit evaluate`` for vaekit's runs; for pythae's models
+   ``worker.iw_nll``, written for this benchmark from the paper (log q, log p of flows and the
+   VampPrior from the model's own flows and pseudo-inputs, every log-det checked against an
+   autograd Jacobian), itself checked against ``vaekit evaluate`` on a vaekit run
+   (``vaekit_iw_crosscheck``).
+3. Selection on validation only: the two best candidates of each library by mean validation NLL
+   (the harness's ``select_on_validation`` with the reference set to the best remaining
+   candidate), then 3 seeds each (mean ± sd) and the test split once.
+4. Speed: s/epoch of the training loop of each matching pair (vaekit recipe <-> pythae model with
+   the same net), epoch 1 excluded on both sides.
+
+Every finished run (data export, training, scoring) is appended to the results file at once,
+so a killed invocation resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (BENCH, Harness, Job, Selection, Stat, claim, distinguishable, fmt_num, goal,  # noqa: E402
+                     interleave, load_note, log, md_table, require_seeds, select_on_validation)
+from run_all import default_pythae_python, replace_section, vaekit_cli  # noqa: E402
+
+ROOT = BENCH.parent
+DOCS = ROOT / "docs" / "variants.md"
+RECIPES_DIR = ROOT / "src" / "vaekit" / "recipes"
+SECTION = "likelihood"
+DATASET = "fashion-mnist"
+VAEKIT_RECIPES = ["vae", "iwae", "beta-vae", "beta-vae-capacity", "beta-tcvae", "factor-vae", "vamp", "mog-prior",
+                  "planar", "iaf", "ladder"]
+# pythae model -> the vaekit recipe with the same model family (its net and settings for "same")
+PAIRS = {"VAE": "vae", "IWAE": "iwae", "VAMP": "vamp", "BetaVAE": "beta-vae", "BetaTCVAE": "beta-tcvae",
+         "FactorVAE": "factor-vae", "VAE_IAF": "iaf", "VAE_LinNF": "planar"}
+NETS = ("same", "default")
+QUICK_VAEKIT = ["vae", "iaf"]
+QUICK_PYTHAE = ["VAE/same", "VAE_IAF/default"]
+# Published context (dynamically binarised MNIST, not Fashion-MNIST: not directly comparable).
+CONTEXT = ("Published context (dynamically binarised **MNIST**, test NLL in nats; a different dataset, so "
+           "only an order of magnitude): 1-layer VAE 86.76 and IWAE k = 50 84.78 (Burda et al. 2015, "
+           "Table 1, k = 5000 evaluation); ladder VAE 81.74 (Sønderby et al. 2016).")
+
+
+# --------------------------------------------------------------------------- candidates
+@dataclass(frozen=True)
+class Candidate:
+    side: str  # "vaekit" | "pythae"
+    name: str  # recipe, or "Model/net"
+    settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.side}:{self.name}"
+
+
+def recipe(name: str) -> dict[str, Any]:
+    with open(RECIPES_DIR / f"{name}.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def pythae_settings(model: str, net: str) -> dict[str, Any]:
+    """What the pythae worker builds. "same": vaekit's net (the matching recipe's MLP widths and
+    latent size), its batch size and learning rate, and the recipe's main hyper-parameters in
+    pythae's names; "default": pythae's default MLP, model config and trainer config untouched
+    (only ``reconstruction_loss = "bce"``, which a Bernoulli likelihood needs, in both)."""
+    if net == "default":
+        return {"model": model, "net": "default", "hp": {}, "batch_size": 64, "lr": None}  # pythae's trainer defaults
+    r = recipe(PAIRS[model])
+    m, o, t = r["model"], r["objective"], r["train"]
+    hp: dict[str, Any] = {"hidden": list(m["net"]["hidden"]), "latent_dim": m["latent_dim"]}
+    flows = m.get("posterior", {}).get("flows", [])
+    if model == "IWAE":
+        hp["number_samples"] = o["k"]
+    elif model == "VAMP":
+        hp["number_components"] = m["prior"]["components"]
+    elif model == "BetaVAE":
+        hp["beta"] = o["beta"]
+    elif model == "BetaTCVAE":
+        hp.update(alpha=o["alpha"], beta=o["beta"], gamma=o["gamma"], use_mss=o["estimator"] == "mss")
+    elif model == "FactorVAE":
+        hp["gamma"] = o["gamma"]
+    elif model == "VAE_IAF":
+        hp.update(n_made_blocks=len(flows), hidden_size=flows[0]["hidden"][0], n_hidden_in_made=len(flows[0]["hidden"]))
+    elif model == "VAE_LinNF":
+        hp["flows"] = ["Planar"] * len(flows)
+    out = {"model": model, "net": "same", "hp": hp, "batch_size": t["batch_size"], "lr": t["lr"]}
+    if model == "FactorVAE":
+        out["disc_lr"] = o.get("disc_lr")
+    return out
+
+
+def candidates(quick: bool, only: list[str] | None, with_pythae: bool) -> list[Candidate]:
+    vk = QUICK_VAEKIT if quick else VAEKIT_RECIPES
+    py = QUICK_PYTHAE if quick else [f"{m}/{n}" for m in PAIRS for n in NETS]
+    out = [Candidate("vaekit", r, {"recipe": r}) for r in vk]
+    if with_pythae:
+        out += [Candidate("pythae", p, pythae_settings(*p.split("/"))) for p in py]
+    if only:
+        known = {c.label for c in out} | {c.name for c in out}
+        bad = [o for o in only if o not in known]
+        if bad:
+            raise SystemExit(f"bench_likelihood: unknown candidate(s) {bad}; known: {sorted(c.label for c in out)}")
+        out = [c for c in out if c.label in only or c.name in only]
+    return out
+
+
+# --------------------------------------------------------------------------- jobs
+@dataclass
+class Plan:
+    h: Harness
+    budget: float
+    k: int
+    val_limit: int | None
+    test_limit: int | None
+    limit: int | None  # training examples (quick)
+    threads: int
+    pythae_python: str | None
+
+    def data_job(self) -> Job:
+        job = Job("likelihood-data", "data", 0, {"dataset": DATASET, "limit": self.limit}, fn=lambda ctx: None,
+                  purpose="data", label="export binarised splits")
+        out = self.h.artifact_dir(job) / "data.npz"
+        job.artifacts = [str(out)]
+
+        def fn(ctx):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            res, _ = ctx.worker(sys.executable, "vaekit_export_binarised",
+                                {"dataset": DATASET, "limit": self.limit, "out": str(out)})
+            return {"sizes": res["sizes"], "path": str(out)}
+
+        job.fn = fn
+        return job
+
+    def train_job(self, c: Candidate, seed: int) -> Job:
+        settings = {"cand": c.label, **c.settings, "budget": self.budget, "limit": self.limit, "threads": self.threads,
+                    "dataset": DATASET}
+        job = Job("likelihood-train", c.side, seed, settings, fn=lambda ctx: None, purpose="train",
+                  label=f"{c.label} seed {seed}")
+        d = self.h.artifact_dir(job)
+        if c.side == "vaekit":
+            out = d / "run"
+            job.artifacts = [str(out / "model.safetensors")]
+
+            def fn(ctx):
+                shutil.rmtree(out, ignore_errors=True)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                sets = [f"train.time_budget={self.budget:g}", f"train.threads={self.threads}",
+                        *([f"data.limit={self.limit}"] if self.limit else [])]
+                if self.h.quick:  # vaekit.train, the function `vaekit train` calls, without the report (its
+                    # k = 100 NLL of the 10,000 test images would be most of a quick run's time)
+                    _, p = ctx.worker(sys.executable, "vaekit_train", {
+                        "recipe": c.name, "seed": seed, "out": str(out),
+                        "overrides": [f"data.name={DATASET}", *sets]}, timeout=self.budget * 4 + 1800)
+                else:  # what a user runs
+                    cmd = [*vaekit_cli(sys.executable), "train", "--recipe", c.name, "--data", DATASET, "--seed",
+                           str(seed), "--out", str(out)]
+                    for item in sets:
+                        cmd += ["--set", item]
+                    p = ctx.process(cmd, timeout=self.budget * 4 + 1800)
+                rows = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+                return {"run": str(out), "n_epochs": len(rows), "epoch_s": [r["seconds"] for r in rows],
+                        "train_s": rows[-1]["elapsed_s"], "wall_s": p.wall_s, "threads": rows[-1].get("threads")}
+        else:
+            weights = d / "weights.pt"
+            job.artifacts = [str(weights)]
+
+            def fn(ctx):
+                if not self.pythae_python:
+                    raise SystemExit("bench_likelihood: no pythae venv (bench/setup_pythae.sh); use --no-pythae")
+                d.mkdir(parents=True, exist_ok=True)
+                data = self.h.run(self.data_job(), need_artifacts=True)["figures"]["path"]
+                args = {**c.settings, "data": data, "seed": seed, "budget": self.budget, "limit": self.limit,
+                        "threads": self.threads, "out": str(weights)}
+                res, p = ctx.worker(self.pythae_python, "pythae_train_budget", args, timeout=self.budget * 4 + 1800)
+                return {"weights": str(weights), "n_epochs": res["n_epochs"],
+                        "epoch_s": [e["seconds"] for e in res["epochs"]], "train_s": res["train_s"],
+                        "stopped_by_budget": res["stopped_by_budget"], "wall_s": p.wall_s,
+                        "threads": res["torch_threads"], "batch_size": res["batch_size"], "lr": res["lr"]}
+
+        job.fn = fn
+        return job
+
+    def score_job(self, c: Candidate, train: Job, split: str, selection: Selection | None = None) -> Job:
+        limit = self.val_limit if split == "val" else self.test_limit
+        job = Job("likelihood-score", c.side, train.seed,
+                  {"train_key": self.h.key(train), "split": split, "k": self.k, "limit": limit}, fn=lambda ctx: None,
+                  split=split, purpose="quality", selection=selection, label=f"{c.label} seed {train.seed} {split}")
+
+        def fn(ctx):
+            tr = self.h.run(train, need_artifacts=True)["figures"]
+            if c.side == "vaekit":
+                cmd = [*vaekit_cli(sys.executable), "evaluate", tr["run"], "--split", split, "--k", str(self.k),
+                       "--seed", "0"]
+                if limit:
+                    cmd += ["--limit", str(limit)]
+                p = ctx.process(cmd)
+                m = json.loads((Path(tr["run"]) / "eval.json").read_text())
+                if m.get("split") != split:
+                    raise RuntimeError(f"eval.json of {tr['run']} is for split {m.get('split')!r}, not {split!r}")
+                res = {"split": split, "nll": float(m["nll"]), "elbo": float(m["elbo"]), "score_wall_s": p.wall_s,
+                       "estimator": "vaekit evaluate"}
+            else:
+                data = self.h.run(self.data_job(), need_artifacts=True)["figures"]["path"]
+                args = {**c.settings, "data": data, "weights": tr["weights"], "split": split, "k": self.k,
+                        "limit": limit, "seed": 0, "threads": self.threads}
+                r, p = ctx.worker(self.pythae_python, "pythae_score_iw", args)
+                res = {"split": split, "nll": r["nll"], "score_wall_s": p.wall_s, "logdet_check": r["logdet_check"],
+                       "estimator": "bench/worker.py iw_nll"}
+            res.update(neg_nll=-res["nll"], train_s=tr["train_s"], n_epochs=tr["n_epochs"], k=self.k, n=limit)
+            return res
+
+        job.fn = fn
+        return job
+
+    def crosscheck_job(self, train: Job) -> Job:
+        """iw_nll vs `vaekit evaluate` on one vaekit run (plain posterior and prior)."""
+        k, n = (100, 100) if self.h.quick else (1000, 500)
+        job = Job("likelihood-crosscheck", "vaekit", train.seed, {"train_key": self.h.key(train), "k": k, "n": n},
+                  fn=lambda ctx: None, split="val", purpose="check", label="estimator cross-check")
+
+        def fn(ctx):
+            tr = self.h.run(train, need_artifacts=True)["figures"]
+            r, _ = ctx.worker(sys.executable, "vaekit_iw_crosscheck",
+                              {"run": tr["run"], "split": "val", "k": k, "limit": n, "threads": self.threads})
+            return r
+
+        job.fn = fn
+        return job
+
+
+# --------------------------------------------------------------------------- selection
+def top_two(entries: dict[str, list[dict[str, Any]]]) -> list[tuple[str, Selection]]:
+    """The two best candidates by mean validation NLL, each through ``select_on_validation`` (which
+    refuses any non-validation figure and issues the ticket a test-split job needs): with the
+    reference set to the best remaining candidate, the rule "cheapest candidate reaching the
+    reference" picks the best one (ties: the cheaper)."""
+    remaining, out = dict(entries), []
+    while remaining and len(out) < 2:
+        best = max(remaining, key=lambda n: Stat.of(e["neg_nll"] for e in remaining[n]).mean)
+        sel = select_on_validation(remaining, remaining[best], quality="neg_nll", cost="train_s")
+        out.append((sel.chosen, sel))
+        del remaining[sel.chosen]
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
+def s_per_epoch(trains: list[dict[str, Any]]) -> Stat:
+    """Training-loop seconds of epochs 2.. (epoch 1 = warm-up), pooled over the given runs."""
+    return Stat.of(s for t in trains for s in t["figures"]["epoch_s"][1:])
+
+
+def offset_goal(a: Stat, b: Stat, nats: float) -> str:
+    """Goal 'a's NLL at least ``nats`` lower than b's', judged by the claim rule against b - nats."""
+    line = Stat.of(v - nats for v in b.values)
+    if not distinguishable(a, line):
+        return "at the line (not distinguishable)"
+    return "MET" if a.mean < line.mean else "MISSED"
+
+
+def status_text(plan: Plan, jobs: dict[str, list[Job]], cmd: str) -> str:
+    done = {name: [j for j in js if plan.h.store.get(plan.h.key(j))] for name, js in jobs.items()}
+    missing = {name: [j for j in js if not plan.h.store.get(plan.h.key(j))] for name, js in jobs.items()}
+    n_missing = sum(len(v) for v in missing.values())
+    lines = [f"**Not generated yet: the full run is not complete** ({n_missing} of "
+             f"{sum(len(v) for v in jobs.values())} screening jobs still missing in "
+             f"`{os.path.relpath(plan.h.store.path, ROOT)}`; the final 3-seed runs and the test split come after the "
+             f"screening). No figure here is a result. Command (on an idle machine): `{cmd}`.", ""]
+    rows = []
+    for name, js in jobs.items():
+        rows.append([name, f"{len(done[name])} / {len(js)}", ", ".join(j.label for j in missing[name]) or "—"])
+    lines.append(md_table(["stage", "finished", "missing"], rows))
+    lines += ["", f"Settings: {plan.budget:g} s of training per run on {plan.threads} threads, IW-k with k = {plan.k}, "
+              f"validation NLL on the first {plan.val_limit or 'all'} validation images, test NLL on "
+              f"{plan.test_limit or 'all'} test images; 3 seeds for the best two of each library.", "", CONTEXT]
+    return "\n".join(lines)
+
+
+def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: dict, finals: dict, final_train: dict,
+           final_test: dict, crosscheck: dict | None, cmd: str, seeds: int) -> str:
+    h = plan.h
+    out: list[str] = []
+    n_val = plan.val_limit or "all"
+    out.append(f"Screening (1 seed, validation split, IW-{plan.k} NLL in nats on the first {n_val} validation images; "
+               f"{plan.budget:g} s of training each):\n")
+    rows = []
+    for c in sorted(cands, key=lambda c: screen_val[c.label]["figures"]["nll"]):
+        t, v = screen_train[c.label]["figures"], screen_val[c.label]["figures"]
+        spe = Stat.of(t["epoch_s"][1:])
+        chosen = "**chosen**" if c.label in finals else ""
+        rows.append([c.side, f"`{c.name}`", f"{v['nll']:.2f}", t["n_epochs"], fmt_num(spe.mean, 2) if spe.n else "–",
+                     f"{t['train_s']:.0f}", chosen])
+    out.append(md_table(["library", "candidate", "val NLL", "epochs in budget", "s/epoch (epochs 2+)",
+                         "training s", "top two"], rows))
+    out.append("")
+    # finals
+    out.append(f"Final (the two best of each library on validation, {seeds} seed(s) each, test split once, IW-{plan.k} "
+               f"NLL on {plan.test_limit or 'all'} test images, nats; bits/dim = NLL / (784 ln 2)):\n")
+    rows, best = [], {}
+    for label in finals:
+        st = Stat.of(r["figures"]["nll"] for r in final_test[label])
+        side = label.split(":", 1)[0]
+        if side not in best or st.mean < best[side][1].mean:
+            best[side] = (label, st)
+        rows.append([side, f"`{label.split(':', 1)[1]}`", st.fmt(2), fmt_num(st.mean / (784 * math.log(2)), 4),
+                     ", ".join(f"{r['figures']['nll']:.2f}" for r in final_test[label]),
+                     ", ".join(str(t["figures"]["n_epochs"]) for t in final_train[label])])
+    out.append(md_table(["library", "candidate", "test NLL mean ± sd", "bits/dim", "per seed", "epochs per seed"], rows))
+    out.append("")
+    if "vaekit" in best and "pythae" in best:
+        (la, a), (lb, b) = best["vaekit"], best["pythae"]
+        out.append(f"Best of each: vaekit `{la.split(':', 1)[1]}` {a.fmt(2)} vs pythae `{lb.split(':', 1)[1]}` "
+                   f"{b.fmt(2)}: vaekit − pythae = {a.mean - b.mean:+.2f} nats; claim: "
+                   f"**{claim(a, b, higher_is_better=False)}**. **Goal (vaekit's best ≥ 5 nats better than pythae's "
+                   f"best, mean over seeds): {offset_goal(a, b, 5.0)}.**\n")
+    else:
+        out.append("Headline goal not judged: only one library ran (--no-pythae or no pythae venv).\n")
+    # speed pairs
+    rows = []
+    for model, rec in PAIRS.items():
+        va, py = f"vaekit:{rec}", f"pythae:{model}/same"
+        if va not in screen_train or py not in screen_train:
+            continue
+        runs_a = [screen_train[va]] + [t for t in final_train.get(va, []) if t["key"] != screen_train[va]["key"]]
+        runs_b = [screen_train[py]] + [t for t in final_train.get(py, []) if t["key"] != screen_train[py]["key"]]
+        a, b = s_per_epoch(runs_a), s_per_epoch(runs_b)
+        if not (a.n and b.n):
+            continue
+        ra, rb = Stat.of(1 / s for s in a.values), Stat.of(1 / s for s in b.values)
+        rows.append([f"`{rec}` ↔ `{model}`", a.fmt(3), b.fmt(3), f"{b.mean / a.mean:.2f}×",
+                     claim(ra, rb, better="faster"), goal(ra, rb, 1.2)])
+    out.append("Training speed of each matching pair (same net; s/epoch of the training loop, epochs 2+ of every run "
+               "of the pair pooled, n = epochs; measured under the load noted below):\n")
+    out.append(md_table(["pair", "vaekit s/epoch", "pythae s/epoch", "pythae / vaekit", "claim",
+                         "goal ≥ 1.2× pythae"], rows) if rows else "(no matching pair ran)")
+    out.append("")
+    if crosscheck:
+        f = crosscheck["figures"]
+        out.append(f"Estimator check: on a vaekit `vae` run, `worker.iw_nll` (the pythae side's estimator) gives "
+                   f"{f['iw_nll_bench']:.2f} and `vaekit evaluate` {f['vaekit_evaluate_nll']:.2f} nats (k = {f['k']}, "
+                   f"{f['n']} validation images, independent draws; difference {f['diff']:+.2f}).\n")
+    recs = [r for d in (screen_train, screen_val) for r in d.values()] + \
+        [r for d in (final_train, final_test) for rs in d.values() for r in rs]
+    m = h.machine
+    out.append(
+        f"Setting: {DATASET} ({'first ' + str(plan.limit) + ' training images, ' if plan.limit else ''}vaekit's "
+        f"splits: 54,000 train / 6,000 validation / 10,000 test), training images dynamically binarised (a fresh seeded "
+        f"Bernoulli draw per epoch on both sides), validation and test images in vaekit's one fixed binarisation (the "
+        f"same images for both libraries). Each run: {plan.budget:g} s of training (vaekit `train.time_budget`; pythae a "
+        f"callback raising at the first epoch end past the budget; validation included on both sides), the "
+        f"best-on-validation weights scored, {plan.threads} thread(s). vaekit recipes as committed (their cosine schedules "
+        f"span `train.epochs`, so under a budget they stop mid-schedule); pythae \"same\": vaekit's MLP, latent size, "
+        f"batch size, learning rate and the recipe's β/γ/k/components/flows in pythae's names, constant learning rate "
+        f"(pythae's FactorVAE keeps its default 256-unit discriminator, IAF its MADE without context h); pythae "
+        f"\"default\": its default MLP (784-512 → 10 → 512-784), model and trainer defaults (Adam 1e-4, batch 64), "
+        f"only `reconstruction_loss=\"bce\"` set. NLL estimators: `vaekit evaluate` (vaekit) and `bench/worker.py` "
+        f"`iw_nll` (pythae; Burda et al. 2015 with normalised densities, flows' log-dets checked against autograd "
+        f"Jacobians, VampPrior from the model's pseudo-inputs). vaekit's `train` also writes its report (a k = 100 test "
+        f"NLL the benchmark never reads; --quick calls `vaekit.train(report=False)` instead). Machine: {m['cpu_model']}, {m['cores']} cores, torch "
+        f"{', '.join(f'{s} {v}' for s, v in m['torch'].items())}; {load_note(recs)}. Command: `{cmd}` "
+        f"({time.strftime('%Y-%m-%d')}, results in `{os.path.relpath(h.store.path, ROOT)}`).")
+    out.append("")
+    out.append(CONTEXT)
+    return "\n".join(out)
+
+
+def write_section(docs: Path, text: str) -> None:
+    """Replace only this benchmark's section (write, then rename); create the file if absent."""
+    if docs.exists():
+        body = docs.read_text()
+        if f"<!-- bench:{SECTION} -->" not in body:
+            body = body.rstrip("\n") + f"\n\n## Likelihood per CPU-minute\n\n<!-- bench:{SECTION} -->\n<!-- /bench:{SECTION} -->\n"
+    elif docs.resolve() != DOCS.resolve():  # a --quick or --docs file of its own
+        body = f"# likelihood per CPU-minute\n\n<!-- bench:{SECTION} -->\n<!-- /bench:{SECTION} -->\n"
+    else:
+        body = ("# Variants: benchmarks\n\nTables written by the `bench/` scripts of issue 9; each section is "
+                "regenerated by the command it names.\n\n## Disentanglement on `shapes`\n\n"
+                "<!-- bench:disentanglement -->\n*Not generated yet: `python3 bench/bench_disentanglement.py`.*\n"
+                "<!-- /bench:disentanglement -->\n\n## Likelihood per CPU-minute\n\n"
+                f"<!-- bench:{SECTION} -->\n<!-- /bench:{SECTION} -->\n")
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    tmp = docs.with_name(docs.name + ".tmp")
+    tmp.write_text(replace_section(body, SECTION, text))
+    os.replace(tmp, docs)
+
+
+# --------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="toy sizes; writes bench/results/quick-likelihood.md only")
+    ap.add_argument("--status", action="store_true", help="run nothing; write which runs are done and missing")
+    ap.add_argument("--budget", type=float, default=None, help="training seconds per run (default 300; quick 5)")
+    ap.add_argument("--k", type=int, default=None, help="importance samples (default 1000; quick 10)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds for the final runs (default 3; quick 1)")
+    ap.add_argument("--val-limit", type=int, default=None,
+                    help="validation images scored in screening (default 2000 of 6000; quick 50)")
+    ap.add_argument("--test-limit", type=int, default=None, help="test images scored (default all 10000; quick 50)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", nargs="+", default=None, help="candidates to run (e.g. vaekit:vae pythae:VAE/same)")
+    ap.add_argument("--no-pythae", action="store_true", help="vaekit side only")
+    ap.add_argument("--pythae-python", default=None, help="default: $PYTHAE_PYTHON, bench/.pythae-venv")
+    ap.add_argument("--results", default=None, help="results JSONL (default bench/results/likelihood.jsonl)")
+    ap.add_argument("--docs", default=None, help="where the table goes (default docs/variants.md; quick: "
+                    "bench/results/quick-likelihood.md)")
+    args = ap.parse_args(argv)
+    q = args.quick
+    budget = args.budget or (5.0 if q else 300.0)
+    k = args.k or (10 if q else 1000)
+    seeds = args.seeds or (1 if q else 3)
+    val_limit = args.val_limit or (50 if q else 2000)
+    test_limit = args.test_limit or (50 if q else None)
+    if min(budget, k, seeds, val_limit, test_limit or 1, args.threads) <= 0:
+        raise SystemExit("bench_likelihood: --budget, --k, --seeds, --val-limit, --test-limit and --threads must be positive")
+    pythae_py = None if args.no_pythae else (args.pythae_python or default_pythae_python())
+    if not args.no_pythae and not pythae_py:
+        raise SystemExit("bench_likelihood: no pythae venv found (run bench/setup_pythae.sh, set $PYTHAE_PYTHON, "
+                         "or pass --no-pythae for the vaekit side only)")
+    results = Path(args.results) if args.results else BENCH / "results" / ("quick-likelihood.jsonl" if q else "likelihood.jsonl")
+    docs = Path(args.docs) if args.docs else (BENCH / "results" / "quick-likelihood.md" if q else DOCS)
+    pythons = {"vaekit": sys.executable, **({"pythae": pythae_py} if pythae_py else {})}
+    h = Harness(results, threads=args.threads, pythons=pythons, quick=q)
+    plan = Plan(h, budget, k, val_limit, test_limit, 512 if q else None, args.threads, pythae_py)
+    cands = candidates(q, args.only, pythae_py is not None)
+    cmd = "python3 bench/bench_likelihood.py" + (" --quick" if q else "") + (" --no-pythae" if args.no_pythae else "")
+    if args.budget:
+        cmd += f" --budget {budget:g}"
+
+    trains = {c.label: plan.train_job(c, 0) for c in cands}
+    vals = {c.label: plan.score_job(c, trains[c.label], "val") for c in cands}
+    if args.status or not q:
+        # What is still missing (the docs never show a partial table as complete); --status stops here.
+        stages = {"screening: training": list(trains.values()), "screening: validation NLL": list(vals.values())}
+        write_section(docs, status_text(plan, stages, cmd))
+        log(f"wrote the status of {len(cands)} candidates to {docs}")
+        if args.status:
+            return 0
+
+    # 1. screening: interleaved A B, B A ... across the libraries
+    by_side = [[c for c in cands if c.side == s] for s in ("vaekit", "pythae")]
+    rounds = [[c for c in pair if c is not None] for pair in itertools.zip_longest(*by_side)]
+    for c in interleave(rounds):
+        h.run(trains[c.label], need_artifacts=True)
+    screen_val = {c.label: h.run(vals[c.label]) for c in interleave(rounds)}
+    screen_train = {c.label: h.store.get(h.key(trains[c.label])) for c in cands}
+    crosscheck = None
+    if any(c.label == "vaekit:vae" for c in cands):
+        crosscheck = h.run(plan.crosscheck_job(trains["vaekit:vae"]))
+
+    # 2. selection on validation only, per library
+    finals: dict[str, Selection] = {}
+    for side in ("vaekit", "pythae"):
+        entries = {c.label: [{"split": screen_val[c.label]["figures"]["split"], **screen_val[c.label]["figures"]}]
+                   for c in cands if c.side == side}
+        if entries:
+            finals.update(dict(top_two(entries)))
+    by_label = {c.label: c for c in cands}
+
+    # 3. final: seeds 0..n-1 (seed 0 is the screening run), the test split once each
+    chosen = {s: [lab for lab in finals if lab.startswith(s + ":")] for s in ("vaekit", "pythae")}
+    rounds = [[lab for lab in pair if lab is not None] for pair in itertools.zip_longest(*chosen.values())]
+    final_jobs = {lab: [plan.train_job(by_label[lab], s) for s in range(seeds)] for lab in finals}
+    for s in range(seeds):
+        for lab in interleave(rounds):
+            h.run(final_jobs[lab][s], need_artifacts=True)
+    final_train = {lab: [h.store.get(h.key(j)) for j in js] for lab, js in final_jobs.items()}
+    final_test = {lab: [h.run(plan.score_job(by_label[lab], j, "test", finals[lab])) for j in js]
+                  for lab, js in final_jobs.items()}
+    require_seeds({lab: len(v) for lab, v in final_test.items()}, q, "likelihood (test)")
+
+    text = render(plan, cands, screen_train, screen_val, finals, final_train, final_test, crosscheck, cmd, seeds)
+    if q:
+        text += "\n\n*--quick: toy sizes (512 training images, a few seconds of training, k and image counts tiny): " \
+                "these numbers say nothing about the libraries.*"
+    write_section(docs, text)
+    log(f"wrote {docs}")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""bench/bench_likelihood.py (issue 9, likelihood per CPU-minute): its selection and goal rules,
+the pythae settings it derives from vaekit's recipes, the docs section it writes, and a --quick
+run on real Fashion-MNIST. The quick run uses the pythae side venv when it exists
+(bench/setup_pythae.sh, or $PYTHAE_PYTHON) and runs the vaekit side only otherwise (and says so)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import bench_likelihood as bl  # noqa: E402
+from harness import ProtocolError, Stat  # noqa: E402
+
+
+def pythae_python() -> str | None:
+    for cand in (os.environ.get("PYTHAE_PYTHON"), str(BENCH / ".pythae-venv" / "bin" / "python"),
+                 "/work/pythae-venv/bin/python"):
+        if cand and Path(cand).exists():
+            return cand
+    return None
+
+
+needs_fashion = pytest.mark.skipif(
+    subprocess.run([sys.executable, "-c", "from vaekit.data import load_dataset; load_dataset('fashion-mnist')"],
+                   capture_output=True, env={**os.environ, "VAEKIT_OFFLINE": "1"}).returncode != 0,
+    reason="Fashion-MNIST not available (Debian package dataset-fashion-mnist)")
+
+
+# --------------------------------------------------------------------------- rules
+def test_top_two_picks_the_two_best_validation_nlls_and_refuses_test_figures():
+    def e(nll, split="val"):
+        return [{"split": split, "neg_nll": -nll, "train_s": 300.0}]
+
+    picked = bl.top_two({"a": e(260.0), "b": e(250.0), "c": e(255.0), "d": e(270.0)})
+    assert [name for name, _ in picked] == ["b", "c"]
+    assert all(sel.token for _, sel in picked)  # the tickets the test-split jobs need
+    assert [n for n, _ in bl.top_two({"only": e(300.0)})] == ["only"]
+    with pytest.raises(ProtocolError, match="validation split only"):
+        bl.top_two({"a": e(260.0), "b": e(250.0, split="test")})
+
+
+def test_offset_goal_is_judged_by_the_claim_rule():
+    vk = Stat.of([240.0, 241.0, 239.0])
+    assert bl.offset_goal(vk, Stat.of([250.0, 251.0, 249.0]), 5.0) == "MET"        # 10 nats better
+    assert bl.offset_goal(vk, Stat.of([241.0, 242.0, 240.0]), 5.0) == "MISSED"     # 1 nat better
+    assert bl.offset_goal(vk, Stat.of([245.5, 246.5, 244.5]), 5.0).startswith("at the line")
+    assert bl.offset_goal(Stat.of([240.0]), Stat.of([300.0]), 5.0).startswith("at the line")  # n=1: no claim
+
+
+def test_pythae_same_net_settings_come_from_the_matching_recipe():
+    for model, rec in bl.PAIRS.items():
+        s = bl.pythae_settings(model, "same")
+        with open(bl.RECIPES_DIR / f"{rec}.toml", "rb") as f:
+            r = tomllib.load(f)
+        assert s["hp"]["hidden"] == list(r["model"]["net"]["hidden"])
+        assert s["hp"]["latent_dim"] == r["model"]["latent_dim"]
+        assert (s["batch_size"], s["lr"]) == (r["train"]["batch_size"], r["train"]["lr"])
+    assert bl.pythae_settings("IWAE", "same")["hp"]["number_samples"] == 5
+    assert bl.pythae_settings("VAMP", "same")["hp"]["number_components"] == 500
+    assert bl.pythae_settings("VAE_LinNF", "same")["hp"]["flows"] == ["Planar"] * 8
+    assert bl.pythae_settings("VAE_IAF", "same")["hp"]["n_made_blocks"] == 2
+    assert bl.pythae_settings("BetaVAE", "default") == {"model": "BetaVAE", "net": "default", "hp": {},
+                                                        "batch_size": 64, "lr": None}
+    full = bl.candidates(quick=False, only=None, with_pythae=True)
+    assert len([c for c in full if c.side == "vaekit"]) == 11 and len([c for c in full if c.side == "pythae"]) == 16
+    with pytest.raises(SystemExit, match="unknown candidate"):
+        bl.candidates(quick=True, only=["vaekit:nope"], with_pythae=False)
+
+
+def test_status_lists_missing_runs_and_keeps_the_other_section(tmp_path):
+    docs = tmp_path / "variants.md"
+    docs.write_text("# V\n\n<!-- bench:disentanglement -->\nTHEIR TABLE\n<!-- /bench:disentanglement -->\n")
+    assert bl.main(["--status", "--no-pythae", "--results", str(tmp_path / "r.jsonl"), "--docs", str(docs)]) == 0
+    text = docs.read_text()
+    assert "THEIR TABLE" in text
+    section = text.split("<!-- bench:likelihood -->")[1].split("<!-- /bench:likelihood -->")[0]
+    assert "Not generated yet" in section and "11 of 11 screening jobs" not in section
+    assert "22 of 22 screening jobs still missing" in section  # 11 recipes x (training, validation NLL)
+    assert "vaekit:ladder seed 0" in section
+    assert not (tmp_path / "r.jsonl").exists()  # nothing was run
+
+
+# --------------------------------------------------------------------------- the quick run
+@needs_fashion
+def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(tmp_path):
+    py = pythae_python()
+    results, docs = tmp_path / "lk.jsonl", tmp_path / "lk.md"
+    only = ["vaekit:vae"] + (["pythae:VAE/same"] if py else [])
+    cmd = [sys.executable, str(BENCH / "bench_likelihood.py"), "--quick", "--threads", "1", "--budget", "2",
+           "--results", str(results), "--docs", str(docs), "--only", *only]
+    cmd += ["--pythae-python", py] if py else ["--no-pythae"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "VAEKIT_OFFLINE": "1"}
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    recs = [json.loads(ln) for ln in results.read_text().splitlines()]
+    scores = [r for r in recs if r["bench"] == "likelihood-score"]
+    assert {(r["side"], r["split"]) for r in scores} == {(s, sp) for s in (["vaekit", "pythae"] if py else ["vaekit"])
+                                                         for sp in ("val", "test")}
+    for r in scores:  # a Bernoulli NLL of 784 binary pixels: positive, finite, below the uniform 784 ln 2
+        assert 0 < r["figures"]["nll"] < 784 * 0.6932, r["figures"]
+    trains = [r for r in recs if r["bench"] == "likelihood-train"]
+    for r in trains:  # the budget stopped every run after at least one epoch past 2 s of training
+        assert r["figures"]["n_epochs"] >= 1 and r["figures"]["train_s"] >= 2.0
+    check = next(r for r in recs if r["bench"] == "likelihood-crosscheck")["figures"]
+    assert abs(check["diff"]) < 1.0, check  # two implementations of Burda et al.'s estimator agree
+    text = docs.read_text()
+    assert "Screening" in text and "`vae`" in text and "--quick: toy sizes" in text
+    if py:
+        assert "`VAE/same`" in text and "`vae` ↔ `VAE`" in text
+        assert any(r["figures"].get("estimator") == "bench/worker.py iw_nll" for r in scores)
+    else:
+        assert "only one library ran" in text
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "] run " not in second.stderr  # every run was found in the results file
+    assert len(results.read_text().splitlines()) == len(recs)
+    if not py:
+        pytest.skip("pythae side venv missing (run bench/setup_pythae.sh): only the vaekit side was run")

@@ -44,9 +44,9 @@ def bucket_centres(latent_bits: int) -> np.ndarray:
 
 
 def normalise(p: np.ndarray) -> np.ndarray:
-    """Floor at :data:`FLOOR` and renormalise each row (last axis)."""
-    p = np.maximum(p, FLOOR)
-    return p / p.sum(axis=-1, keepdims=True)
+    """Floor at :data:`FLOOR` (in place). Rows need not sum to one: constriction rescales each
+    table exactly (in integer arithmetic) when it quantises it."""
+    return np.maximum(p, FLOOR, out=p)
 
 
 def posterior_buckets(mu: np.ndarray, sigma: np.ndarray, latent_bits: int) -> np.ndarray:
@@ -80,20 +80,18 @@ def logistic_table(loc: np.ndarray, log_scale: np.ndarray, levels: int) -> np.nd
     the tails, exactly as :class:`vaekit.parts.likelihoods.logistic.DiscretizedLogistic`."""
     inner = (np.arange(levels - 1, dtype=np.float64) + 0.5) / (levels - 1)  # (levels - 1,) bin boundaries
     inv_s = np.exp(-log_scale)[:, None]
-    t = (inner[None, :] - loc[:, None]) * inv_s  # (D, levels - 1)
-    # sigmoid(t) and sigmoid(-t) from one exp: e = exp(-|t|) <= 1 never overflows.
+    t = (inner[None, :] - loc[:, None]) * inv_s  # (D, levels - 1) standardised boundaries, increasing in k
+    # s = sigmoid(-|t|) <= 1/2: the CDF at boundaries below the location, 1 - CDF above it. Bins
+    # with both boundaries on one side are differences of two such small tail values (no
+    # cancellation); the one bin straddling the location is 1 - s_lower - s_upper.
     e = np.exp(-np.abs(t))
-    big = 1.0 / (1.0 + e)      # sigmoid(|t|)
-    small = e * big            # sigmoid(-|t|)
-    pos = t >= 0
-    ones, zeros = np.ones((t.shape[0], 1)), np.zeros((t.shape[0], 1))
-    # CDF at every boundary padded with 0 and 1, and the survival function 1 - CDF; below the
-    # location take differences of the CDF, above it of the survival function, so neither
-    # side's differences cancel.
-    cdf = np.concatenate([zeros, np.where(pos, big, small), ones], axis=1)
-    sf = np.concatenate([ones, np.where(pos, small, big), zeros], axis=1)
-    lower_half = cdf[:, 1:] <= 0.5
-    mass = np.where(lower_half, cdf[:, 1:] - cdf[:, :-1], sf[:, :-1] - sf[:, 1:])
+    small = e / (1.0 + e)
+    mass = np.empty((t.shape[0], levels))
+    mass[:, 0] = np.where(t[:, 0] < 0, small[:, 0], 1.0 - small[:, 0])      # bottom bin: CDF(upper boundary)
+    mass[:, -1] = np.where(t[:, -1] >= 0, small[:, -1], 1.0 - small[:, -1])  # top bin: 1 - CDF(lower boundary)
+    mid = np.abs(small[:, 1:] - small[:, :-1])  # (D, levels - 2)
+    straddle = (t[:, :-1] < 0) & (t[:, 1:] >= 0)
+    mass[:, 1:-1] = np.where(straddle, 1.0 - small[:, :-1] - small[:, 1:], mid)
     return normalise(mass)
 
 

@@ -68,11 +68,17 @@ class Latent:
     log_p: torch.Tensor
     analytic_kl: torch.Tensor | None = None
     kl_per_dim: torch.Tensor | None = None  # (B, L) when q and p factorise analytically
+    # (B,) an unbiased KL estimate with part of it in closed form (e.g. a flow posterior's base
+    # KL plus the Monte-Carlo change along the flows), lower-variance than mean_S(log_q - log_p).
+    kl_estimate: torch.Tensor | None = None
 
     def kl(self) -> torch.Tensor:
-        """KL per example (B,): analytic where available, else the S-sample estimate."""
+        """KL per example (B,): analytic where available, else the partly analytic estimate,
+        else the S-sample estimate mean_S(log q - log p)."""
         if self.analytic_kl is not None:
             return self.analytic_kl
+        if self.kl_estimate is not None:
+            return self.kl_estimate
         return (self.log_q - self.log_p).mean(0)
 
 

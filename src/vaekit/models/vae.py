@@ -19,7 +19,7 @@ from vaekit.core.types import Latent, Output
 from vaekit.models.base import LatentVariableModel
 from vaekit.models.registry import MODELS
 from vaekit.parts import LIKELIHOODS, NETS, POSTERIORS, PRIORS, analytic_kl, kl_divergence_per_dim
-from vaekit.parts.flows import rsample_with_log_prob
+from vaekit.parts.flows import FlowDistribution, rsample_with_log_prob
 
 
 @MODELS.register("vae")
@@ -76,12 +76,27 @@ class VAE(LatentVariableModel):
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None, samples: int = 1) -> Output:
         c = self.condition(cond)
         q = self.posterior(self.encoder(x, c).float())
-        z, log_q = rsample_with_log_prob(q, samples)  # (S, B, L), (S, B): reparameterised
         p = self.prior(c)
+        estimate = None
+        if isinstance(q, FlowDistribution):
+            z, log_q, z0, log_q0 = q.rsample_with_base((samples,))  # (S, B, L), (S, B), base draw and density
+            log_p = p.log_prob(z)
+            base_kl = analytic_kl(q.base, p)
+            if base_kl is not None:
+                # KL(q_K || p) = KL(q_0 || p) + E_q0[log p(z_0) - log p(z_K) - sum_k log|det J_k|]:
+                # the first term in closed form, the second by Monte Carlo. Flows start at the
+                # identity, where the second term is exactly 0, so early training sees the plain
+                # VAE's analytic KL instead of the noisy mean_S(log q - log p) (measured: the
+                # noisy estimate let planar flows collapse the posterior on digits).
+                estimate = base_kl + (p.log_prob(z0) - log_p - (log_q0 - log_q)).mean(0)
+        else:
+            z, log_q = rsample_with_log_prob(q, samples)  # (S, B, L), (S, B): reparameterised
+            log_p = p.log_prob(z)
         per_dim = kl_divergence_per_dim(q, p)  # (B, L) for factorised q and p, else None
         latent = Latent(
-            q=q, p=p, z=z, log_q=log_q, log_p=p.log_prob(z),
+            q=q, p=p, z=z, log_q=log_q, log_p=log_p,
             analytic_kl=per_dim.sum(-1) if per_dim is not None else analytic_kl(q, p), kl_per_dim=per_dim,
+            kl_estimate=estimate,
         )
         px = self.likelihood(self.decoder(z, c).float())  # batch (S, B)
         return Output(px=px, latents=[latent], samples=samples)

@@ -23,12 +23,18 @@ class FlowDistribution(Distribution):
         super().__init__(base.batch_shape, base.event_shape, validate_args=False)
 
     def rsample_and_log_prob(self, sample_shape: torch.Size | tuple = ()) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.base.rsample(sample_shape)  # (S, B, L)
-        log_q = self.base.log_prob(z)  # (S, B)
+        z, log_q, _, _ = self.rsample_with_base(sample_shape)
+        return z, log_q
+
+    def rsample_with_base(self, sample_shape: torch.Size | tuple = ()) -> tuple[torch.Tensor, ...]:
+        """z_K (S, B, L), log q(z_K) (S, B), and the base draw z_0 (S, B, L) with log q_0(z_0) (S, B)."""
+        z0 = self.base.rsample(sample_shape)  # (S, B, L)
+        log_q0 = self.base.log_prob(z0)  # (S, B)
+        z, log_q = z0, log_q0
         for flow in self.flows:
             z, log_det = flow(z, self.context)
             log_q = log_q - log_det
-        return z, log_q
+        return z, log_q, z0, log_q0
 
     def rsample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
         return self.rsample_and_log_prob(sample_shape)[0]

@@ -10,9 +10,15 @@ from pathlib import Path
 SYSTEM_DATA_DIRS: tuple[str, ...] = ("/usr/share/datasets",)
 
 
+def cache_root() -> Path:
+    """vaekit's per-user cache: ``$VAEKIT_CACHE`` if set, else ``~/.cache/vaekit``."""
+    env = os.environ.get("VAEKIT_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "vaekit"
+
+
 def cache_dir(name: str) -> Path:
-    """The per-user download directory for dataset ``name``: ``~/.cache/vaekit/<name>``."""
-    return Path.home() / ".cache" / "vaekit" / name
+    """The per-user download directory for dataset ``name``: ``<cache root>/<name>``."""
+    return cache_root() / name
 
 
 def system_dirs() -> list[Path]:

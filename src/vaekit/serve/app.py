@@ -47,6 +47,12 @@ def create_app(runs: list[str | Path] | list[RunSlot], *, max_upload: int = MAX_
     async def _bad_input(request: Request, exc: VaekitError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    @app.exception_handler(Exception)
+    async def _failed(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not bad input: say so in one line the page can show (the traceback goes to the log).
+        return JSONResponse({"detail": f"the server failed on this request ({type(exc).__name__}: {exc})"[:500]},
+                            status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Only where and what: echoing the input back could put a NaN into the JSON response.

@@ -21,6 +21,7 @@ from vaekit.tasks.tabular import generate_rows
 
 
 ANOMALY_K = 100  # importance samples per score (vaekit.tasks.anomaly's default)
+SCORED_EXAMPLES = 500  # test examples an upload's score is ranked among (computed on the first upload)
 SCORE = (f"IW-{ANOMALY_K} estimate of -log p(x) in nats (Burda et al. 2016; vaekit.tasks.anomaly, seed 0); "
          "higher = more anomalous")
 
@@ -119,14 +120,27 @@ def restyle(slot: RunSlot, z: list[float]) -> list[dict[str, Any]]:
     return [to_item(slot, x[i], label=i) for i in range(k)]
 
 
-def test_scores(slot: RunSlot) -> "np.ndarray":
+def test_scores(slot: RunSlot) -> "np.ndarray | None":
     """Anomaly scores of the explorer's test examples (computed once; lock held by the caller),
-    the distribution an upload's score is placed in."""
+    the distribution an upload's score is placed in; None when the run's model cannot be scored."""
     if "scores" not in slot.cache:
         st = stats(slot)
-        cond = st.y if slot.n_classes else None
-        slot.cache["scores"] = np.sort(anomaly_scores(slot.run, st.x, k=ANOMALY_K, seed=0, cond=cond))
+        n = min(SCORED_EXAMPLES, st.x.shape[0])
+        cond = st.y[:n] if slot.n_classes else None
+        slot.cache["scores"] = _scores(slot, st.x[:n], cond)
+        if slot.cache["scores"] is not None:
+            slot.cache["scores"] = np.sort(slot.cache["scores"])
     return slot.cache["scores"]
+
+
+def _scores(slot: RunSlot, x: torch.Tensor, cond: torch.Tensor | None) -> "np.ndarray | None":
+    """vaekit.tasks.anomaly's scores, or None (reason kept in ``slot.cache["anomaly_error"]``):
+    the score is an extra on an upload, so a model it does not support must not fail the upload."""
+    try:
+        return anomaly_scores(slot.run, x, k=ANOMALY_K, seed=0, cond=cond)
+    except Exception as exc:  # noqa: BLE001 - any model the anomaly task cannot score
+        slot.cache["anomaly_error"] = f"{type(exc).__name__}: {exc}"[:300]
+        return None
 
 
 def example(slot: RunSlot, index: int) -> dict[str, Any]:
@@ -152,12 +166,15 @@ def encode(slot: RunSlot, x: torch.Tensor, labels: list[int | None]) -> list[dic
     recon = reconstruct(slot.model, x, cond=cond)
     points = st.projection(mu.double().numpy())
     reference = test_scores(slot)
-    scores = anomaly_scores(slot.run, x, k=ANOMALY_K, seed=0, cond=cond)  # (N,) nats
+    scores = None if reference is None else _scores(slot, x, cond)  # (N,) nats
     out = []
     for i in range(x.shape[0]):
-        below = float(np.searchsorted(reference, scores[i], side="left")) / max(1, len(reference))
+        score = percentile = None
+        if scores is not None:
+            score = float(scores[i])
+            percentile = 100.0 * float(np.searchsorted(reference, scores[i], side="left")) / max(1, len(reference))
         out.append({
-            "anomaly": float(scores[i]), "percentile": 100.0 * below,
+            "anomaly": score, "percentile": percentile,
             "z": [float(v) for v in mu[i]], "label": None if cond is None else int(cond[i]),
             "input": media.item(slot, x[i]), "recon": media.item(slot, recon[i]),
             "map": [float(v) for v in points[i]],

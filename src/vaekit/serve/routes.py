@@ -57,7 +57,7 @@ def _info(slot: RunSlot) -> dict[str, Any]:
         **summary(slot), "dims": st.dims, "active_dims": sum(d["active"] for d in st.dims), "spread_rule": st.spread_rule,
         "columns": _columns(slot), "start": [float(v) for v in st.mu[0]] if len(st.mu) else [0.0] * slot.latent_dim,
         "start_label": None if st.y is None or not slot.n_classes else int(st.y[0]), "n_examples": int(st.x.shape[0]),
-        "features": {"restyle": bool(slot.n_classes), "anomaly": True, "inpaint": slot.kind == "image"},
+        "features": {"restyle": bool(slot.n_classes), "anomaly": slot.cache.get("anomaly_error") is None, "inpaint": slot.kind == "image"},
     }
 
 
@@ -169,7 +169,9 @@ async def encode(request: Request, file: UploadFile = File(..., description="an 
     if not data:
         raise HTTPException(422, detail="the uploaded file is empty")
     items = await _run(request, slot, _encode_upload, data, label, fit)
-    return {"items": items, "columns": _columns(slot), "score": infer.SCORE}
+    error = slot.cache.get("anomaly_error")
+    score = infer.SCORE if error is None else f"no anomaly score for this run ({error})"
+    return {"items": items, "columns": _columns(slot), "score": score}
 
 
 def _inpaint_upload(slot: RunSlot, data: bytes, mask: str, n: int, label: int | None) -> list[dict[str, Any]]:

@@ -112,7 +112,7 @@ class Encoded(Item):
     recon: Item
     map: list[float]
     anomaly: float | None = Field(default=None, description="anomaly score (higher = more anomalous), nats")
-    percentile: float | None = Field(default=None, description="share of test examples scoring lower, in %")
+    percentile: float | None = Field(default=None, description="share of the first 500 test examples scoring lower, in %")
 
 
 class EncodeResponse(BaseModel):

@@ -338,7 +338,7 @@ async function upload() {
   const p = document.createElement("p");
   p.id = "upload-score";
   p.textContent = first.anomaly === null || first.anomaly === undefined
-    ? "Anomaly score: not available on this server."
+    ? `Anomaly score: ${res.score || "not available"}.`
     : `Anomaly score ${first.anomaly.toFixed(2)} (${res.score}); higher than ${first.percentile.toFixed(1)} % of the test set.`;
   box.appendChild(p);
   const use = document.createElement("button");

@@ -86,3 +86,51 @@ def test_wrong_input_is_refused(loaded):
         anomaly_scores(loaded, x[:2], k=0)
     with pytest.raises(AnomalyError, match="both"):
         detection_metrics(np.zeros(3), np.zeros(3))
+
+
+def test_scores_do_not_depend_on_the_batch(loaded):
+    x, _ = split_data(loaded, "test")
+    x = x[:30]
+    full = anomaly_scores(loaded, x, k=10, seed=2, batch_size=30)
+    perm = torch.randperm(30, generator=torch.Generator().manual_seed(0))
+    again = anomaly_scores(loaded, x[perm], k=10, seed=2, batch_size=7)
+    assert np.allclose(again, full[perm.numpy()], rtol=1e-5, atol=1e-4)
+
+
+def test_cli_anomaly(digits_run, tmp_path, capsys):
+    from conftest import run_cli
+    from vaekit.cli.main import main
+
+    out = tmp_path / "scores.csv"
+    code, stdout, err = run_cli("anomaly", digits_run, "--normal", "0,1,2,3,4", "--k", "5", "-o", out)
+    assert code == 0, err
+    assert "AUROC" in stdout and "AUPRC" in stdout
+    lines = out.read_text().splitlines()
+    assert lines[0] == "source,index,score,label,anomaly" and len(lines) == 181
+    # Out-of-distribution: noise images (digits' own 0..16 scale) against the run's test split.
+    noise = np.random.default_rng(0).integers(0, 17, size=(50, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "noise.npz", x=noise)
+    code = main(["anomaly", str(digits_run), "--data", f"npz:{tmp_path / 'noise.npz'}", "--split", "train", "--ood",
+                 "--score", "recon", "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    auroc = float(printed.split("AUROC ")[1].split()[0])
+    assert auroc > 0.95
+    before = out.read_bytes()
+    for args in (["--score", "ratio"], ["--ood"], ["--normal", "a"], ["--k", "0"], ["--background", str(digits_run)]):
+        code = main(["anomaly", str(digits_run), *args, "-o", str(out)])
+        assert code == 2 and "vaekit: error:" in capsys.readouterr().err, args
+    assert out.read_bytes() == before
+
+
+def test_excess_removes_the_input_entropy(loaded):
+    from vaekit.tasks.anomaly import self_nll
+
+    x, _ = split_data(loaded, "test")
+    x = x[:10]
+    iw = anomaly_scores(loaded, x, k=10, seed=0)
+    ex = anomaly_scores(loaded, x, score="excess", k=10, seed=0)
+    p = x.double().reshape(10, -1).clamp(1e-12, 1 - 1e-12)
+    entropy = -(p * p.log() + (1 - p) * (1 - p).log()).sum(1).numpy()
+    assert np.allclose(iw - ex, entropy, atol=1e-3)
+    assert torch.equal(self_nll(loaded.model, torch.tensor([[[[0.0, 1.0]]]]).expand(1, 1, 1, 2)), torch.zeros(1, dtype=torch.float64))

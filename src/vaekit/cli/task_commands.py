@@ -68,3 +68,31 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     _sampler_args(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE.csv", help="where to write the filled table")
     p.set_defaults(func=_handler("impute"))
+
+    p = sub.add_parser(
+        "anomaly", help="anomaly scores of a split (IW-k NLL, recon, likelihood ratio) -> CSV; AUROC/AUPRC with labels",
+        description="Score examples with a trained run: higher = more anomalous, nats per example. Data go through the "
+                    "run's saved preprocessing (never re-fitted). Scores: iwae (importance-weighted -log p(x), k "
+                    "samples; default), elbo (-ELBO), recon (-log p(x|z=E[z|x])), excess (iwae minus -log p(x|x), the input's binary entropy under a "
+                    "Bernoulli decoder: removes the input-complexity confound, Serra et al. 2020), ratio (Ren et al. 2019: iwae "
+                    "minus the iwae of a --background run trained on perturbed inputs). With --normal L,... the "
+                    "examples whose label is listed are normal and the others anomalous; with --ood every example "
+                    "of --data is an anomaly and the run's own --split is scored with them as the normal set; "
+                    "either way AUROC and AUPRC (anomaly = positive) are printed.")
+    add_run(p)
+    p.add_argument("--data", metavar="NAME", help="score another dataset of the same shape (default: the run's own)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="which split (default test)")
+    p.add_argument("--score", default="iwae", choices=["iwae", "elbo", "recon", "excess", "ratio"],
+                   help="the score (default iwae; excess = iwae minus the input's Bernoulli entropy, for grey images "
+                        "under a Bernoulli decoder)")
+    p.add_argument("--k", type=int, default=100, help="importance samples for iwae / elbo / ratio (default 100)")
+    p.add_argument("--background", metavar="DIR", help="the background run for --score ratio")
+    p.add_argument("--limit", type=int, metavar="N", help="score the first N examples only")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the importance samples (default 0)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--normal", metavar="L,...", help="labels of the normal class(es); the rest are anomalies")
+    g.add_argument("--ood", action="store_true", help="--data is out-of-distribution: all anomalies, the run's own "
+                                                      "--split the normal set")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.csv",
+                   help="CSV with columns source (own|data), index, score, label (when known), anomaly (when known)")
+    p.set_defaults(func=_handler("anomaly"))

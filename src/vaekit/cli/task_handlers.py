@@ -129,3 +129,77 @@ def impute(args: argparse.Namespace) -> int:
     print(f"Filled {result.stats['cells']} missing cell(s) in {result.stats['rows']} of {len(result.table)} rows "
           f"({args.method}, {args.n} chains{extra}); wrote {output}")
     return 0
+
+
+# ----------------------------------------------------------------------------- anomaly
+def anomaly(args: argparse.Namespace) -> int:
+    from vaekit.artifacts.images import check_output
+    from vaekit.core.atomic import write_text_atomic
+    from vaekit.tasks.anomaly import anomaly_scores, detection_metrics
+    from vaekit.tasks.data import split_data
+
+    output = check_output(Path(args.output), {".csv"})
+    if args.k < 1:
+        raise _usage(f"--k must be at least 1 (got {args.k})")
+    if args.limit is not None and args.limit < 1:
+        raise _usage(f"--limit must be at least 1 (got {args.limit})")
+    if args.ood and not args.data:
+        raise _usage("--ood needs --data NAME: the out-of-distribution data scored against the run's own split")
+    if args.score == "ratio" and not args.background:
+        raise _usage("--score ratio needs --background DIR: a run trained on perturbed inputs (Ren et al. 2019)")
+    if args.background and args.score != "ratio":
+        raise _usage("--background is only used by --score ratio")
+    run = _load(args)
+    background = None
+    if args.background:
+        from vaekit.artifacts.load import load
+
+        background = load(args.background)
+    normal = None
+    if args.normal is not None:
+        try:
+            normal = {int(v) for v in args.normal.split(",") if v.strip()}
+        except ValueError:
+            raise _usage(f"--normal {args.normal!r}: give class indices separated by commas, e.g. --normal 0,3") from None
+
+    def score(data: str | None):
+        x, y = split_data(run, args.split, data)
+        if args.limit is not None:
+            x, y = x[: args.limit], (None if y is None else y[: args.limit])
+        cond = y if getattr(run.model, "cond_dim", 0) else None
+        s = anomaly_scores(run, x, score=args.score, k=args.k, seed=args.seed, cond=cond, background=background)
+        return s, (None if y is None else y.numpy())
+
+    parts = []  # (source, scores, labels, anomaly flags or None)
+    if args.ood:
+        s_own, y_own = score(None)
+        s_ood, y_ood = score(args.data)
+        parts = [("own", s_own, y_own, np.zeros(len(s_own), bool)), ("data", s_ood, y_ood, np.ones(len(s_ood), bool))]
+    else:
+        s, y = score(args.data)
+        flags = None
+        if normal is not None:
+            if y is None:
+                raise _usage("--normal needs labelled data; this split has no labels (use --ood with --data instead)")
+            flags = ~np.isin(y, list(normal))
+        parts = [("own" if args.data is None else "data", s, y, flags)]
+    lines = ["source,index,score" + (",label" if any(p[2] is not None for p in parts) else "")
+             + (",anomaly" if parts[0][3] is not None else "")]
+    for source, s, y, flags in parts:
+        for i, v in enumerate(s):
+            cells = [source, str(i), f"{v:.6g}"]
+            if "label" in lines[0]:
+                cells.append("" if y is None else str(int(y[i])))
+            if flags is not None:
+                cells.append(str(int(flags[i])))
+            lines.append(",".join(cells))
+    write_text_atomic(output, "\n".join(lines) + "\n")
+    n = sum(len(p[1]) for p in parts)
+    print(f"Wrote {n} {args.score} scores (nats; higher = more anomalous) to {output}")
+    if parts[0][3] is not None:
+        scores = np.concatenate([p[1] for p in parts])
+        flags = np.concatenate([p[3] for p in parts])
+        m = detection_metrics(scores, flags)
+        print(f"AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}  ({m['anomalies']} anomalies among {m['n']} examples; "
+              "anomaly = positive class)")
+    return 0

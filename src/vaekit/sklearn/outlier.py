@@ -8,12 +8,14 @@ OneClassSVM, with PyOD's extras).
     det.anomaly_score(X)      # higher = more anomalous (PyOD's decision_function convention)
 
 ``fit`` trains a vaekit run on X (:mod:`vaekit.sklearn._base`: a temporary or given ``work_dir``)
-or, with ``run=DIR``, wraps an existing run without training. Scores are computed one example at
-a time, so an example's score never depends on the other rows of X (bit for bit; batched float32
-matrix products differ in the last bits with the batch's size). New data always goes through the
+or, with ``run=DIR``, wraps an existing run without training. Scores are computed ``batch_size``
+examples at a time with draws shared by every example, so an example's score does not depend on
+the other rows of X — up to the last bits of float32 arithmetic, which vary with the batch size;
+``batch_size=1`` makes it bit for bit (and scoring several times slower). New data always goes through the
 run's saved preprocessing (never re-fitted). The scores are those of
 :func:`vaekit.tasks.anomaly.anomaly_scores`: ``"iwae"`` (IW-k NLL, Burda et al. 2015, default),
-``"elbo"``, ``"recon"``, or ``"ratio"`` (the ``method`` parameter) (Ren et al. 2019: a second, *background* run is trained on
+``"elbo"``, ``"recon"``, ``"excess"`` (IW-k NLL minus the Bernoulli entropy of the input,
+the input-complexity correction in the spirit of Serrà et al. 2020), or ``"ratio"`` (the ``method`` parameter) (Ren et al. 2019: a second, *background* run is trained on
 X perturbed at rate ``background_rate``, and the score is the difference of the two NLLs).
 ``offset_`` is the ``contamination`` quantile of the training scores, so that fraction of the
 training rows is predicted an outlier.
@@ -38,10 +40,10 @@ class VAEOutlierDetector(OutlierMixin, BaseEstimator):
 
     Parameters: ``recipe`` (a vaekit recipe, default ``"vae"``), ``epochs`` (None: the recipe's,
     with its early stopping), ``overrides`` (``--set`` strings or a dict, e.g.
-    ``{"model.latent_dim": 8}``), ``method`` (the score: iwae, elbo, recon or ratio), ``k`` (importance samples), ``contamination`` (the
+    ``{"model.latent_dim": 8}``), ``method`` (the score: iwae, elbo, recon, excess or ratio), ``k`` (importance samples), ``contamination`` (the
     expected fraction of outliers, in (0, 0.5]), ``background_rate`` (for ``method="ratio"``),
     ``run`` (an existing run directory: wrap it, train nothing), ``work_dir`` (where runs are
-    trained; None: a temporary folder), ``random_state`` (training and scoring seed), ``device``.
+    trained; None: a temporary folder), ``random_state`` (training and scoring seed), ``device``, ``batch_size`` (examples scored per pass).
 
     Fitted attributes: ``run_dir_``, ``background_dir_`` (``method="ratio"``), ``offset_``,
     ``decision_scores_`` (anomaly scores of the training rows, higher = more anomalous, as PyOD),
@@ -52,7 +54,7 @@ class VAEOutlierDetector(OutlierMixin, BaseEstimator):
         "recipe": [str],
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
         "overrides": [tuple, list, dict, None],
-        "method": [StrOptions({"iwae", "elbo", "recon", "ratio"})],
+        "method": [StrOptions({"iwae", "elbo", "recon", "excess", "ratio"})],
         "k": [Interval(Integral, 1, None, closed="left")],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "background_rate": [Interval(Real, 0, 1, closed="neither")],
@@ -60,11 +62,13 @@ class VAEOutlierDetector(OutlierMixin, BaseEstimator):
         "work_dir": [str, Path, None],
         "random_state": [Interval(Integral, 0, None, closed="left")],
         "device": [str],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, recipe: str = "vae", *, epochs: int | None = 30, overrides: Any = (), method: str = "iwae",
                  k: int = 50, contamination: float = 0.1, background_rate: float = 0.2, run: str | Path | None = None,
-                 work_dir: str | Path | None = None, random_state: int = 0, device: str = "cpu") -> None:
+                 work_dir: str | Path | None = None, random_state: int = 0, device: str = "cpu",
+                 batch_size: int = 256) -> None:
         self.recipe = recipe
         self.epochs = epochs
         self.overrides = overrides
@@ -76,6 +80,7 @@ class VAEOutlierDetector(OutlierMixin, BaseEstimator):
         self.work_dir = work_dir
         self.random_state = random_state
         self.device = device
+        self.batch_size = batch_size
 
     # ------------------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any = None) -> "VAEOutlierDetector":
@@ -151,12 +156,12 @@ class VAEOutlierDetector(OutlierMixin, BaseEstimator):
 
         if self.method != "ratio":
             return anomaly_scores(self._run(), self._inputs(X), score=self.method, k=self.k, seed=self.random_state,
-                                  batch_size=1)
+                                  batch_size=self.batch_size)
         # Ren et al. 2019: -log p_theta(x) + log p_theta0(x), both IW-k estimates.
         bg = self._background_run()
-        main = anomaly_scores(self._run(), self._inputs(X), score="iwae", k=self.k, seed=self.random_state, batch_size=1)
+        main = anomaly_scores(self._run(), self._inputs(X), score="iwae", k=self.k, seed=self.random_state, batch_size=self.batch_size)
         back = anomaly_scores(bg, model_inputs(bg, X), score="iwae", k=self.k, seed=self.random_state + 1,
-                              batch_size=1)
+                              batch_size=self.batch_size)
         return main - back
 
     # ------------------------------------------------------------------------- scoring

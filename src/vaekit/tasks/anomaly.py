@@ -6,6 +6,14 @@
 * ``"elbo"``: -ELBO averaged over the k samples (a looser bound on -log p(x)), nats.
 * ``"recon"``: the reconstruction error -log p(x | z = E_q[z|x]) in nats (the likelihood's own
   error: the "BCE" for a Bernoulli decoder, a scaled squared error for a Gaussian one).
+* ``"excess"``: the IW-k NLL minus the smallest NLL the likelihood can give x at all, -log p(x|x)
+  (the decoder predicting x exactly): for a Bernoulli ("BCE") decoder on grey levels that is the
+  binary entropy Σ_d H(x_d), so the score is the importance-weighted form of Σ_d KL(x_d ‖ p_d(z)).
+  On grey images the raw NLL is dominated by H(x) — how many pixels are neither black nor white
+  — which says nothing about the class: this is the input-complexity confound of Serrà et al.
+  2020 ("Input Complexity and Out-of-distribution Detection with Likelihood-based Generative
+  Models"), who subtract a compressor's code length; here the likelihood's own irreducible term
+  is subtracted instead. Bernoulli likelihoods only (0 correction for binary data).
 * ``"ratio"``: the likelihood-ratio correction of Ren et al. 2019 ("Likelihood Ratios for
   Out-of-Distribution Detection"): -log p_θ(x) + log p_θ0(x), both IW-k estimates, where θ0 is a
   *background* run trained on perturbed inputs (:func:`perturb`: each value replaced by a uniform
@@ -32,7 +40,7 @@ from vaekit.artifacts.metrics import importance_stats
 from vaekit.core.errors import VaekitError
 from vaekit.core.types import Batch
 
-SCORES = ("iwae", "elbo", "recon", "ratio")
+SCORES = ("iwae", "elbo", "recon", "excess", "ratio")
 DEFAULT_K = 100
 
 
@@ -109,6 +117,19 @@ def _recon(model: torch.nn.Module, x: torch.Tensor, c: torch.Tensor | None, batc
     return torch.cat(out)
 
 
+def self_nll(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """-log p(x | decoder predicts x exactly) per example (B,), float64 nats: the binary entropy
+    Σ_d H(x_d) of a Bernoulli likelihood (0 for binary pixels)."""
+    from vaekit.parts.likelihoods.bernoulli import BernoulliLikelihood
+
+    if not isinstance(getattr(model, "likelihood", None), BernoulliLikelihood):
+        raise AnomalyError("score 'excess' needs a run with a Bernoulli likelihood (its irreducible term is the "
+                           "pixels' binary entropy); use iwae, recon or ratio for this run")
+    p = x.double().reshape(x.shape[0], -1)
+    h = -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p))  # 0 log 0 = 0
+    return h.sum(-1)
+
+
 def anomaly_scores(
     run: Any, x: torch.Tensor, *, score: str = "iwae", k: int = DEFAULT_K, seed: int = 0,
     cond: torch.Tensor | None = None, background: Any = None, batch_size: int = 100,
@@ -124,6 +145,8 @@ def anomaly_scores(
     x, c = _check(model, x, cond)
     if score == "ratio" and background is None:
         raise AnomalyError("score 'ratio' needs a background run trained on perturbed inputs (background=, --background)")
+    if score == "excess":
+        self_nll(model, x[:1])  # refuse a likelihood without the correction before any work
     chunk = max(1, min(k, 2_500 // max(1, min(batch_size, x.shape[0]))))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -134,6 +157,8 @@ def anomaly_scores(
             return nll.numpy().astype(np.float64)
         if score == "elbo":
             return nelbo.numpy().astype(np.float64)
+        if score == "excess":
+            return (nll.double() - self_nll(model, x)).numpy()
         bg = _model(background)
         if tuple(bg.shape) != tuple(model.shape):
             raise AnomalyError(f"the background run's data shape {tuple(bg.shape)} differs from the run's {tuple(model.shape)}")

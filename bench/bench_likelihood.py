@@ -316,10 +316,21 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
         t, v = screen_train[c.label]["figures"], screen_val[c.label]["figures"]
         spe = Stat.of(t["epoch_s"][1:])
         chosen = "**chosen**" if c.label in finals else ""
-        rows.append([c.side, f"`{c.name}`", f"{v['nll']:.2f}", t["n_epochs"], fmt_num(spe.mean, 2) if spe.n else "–",
-                     f"{t['train_s']:.0f}", chosen])
+        flag = " †" if v.get("planar_noninvertible_layers") else ""
+        rows.append([c.side, f"`{c.name}`{flag}", f"{v['nll']:.2f}", t["n_epochs"],
+                     fmt_num(spe.mean, 2) if spe.n else "–", f"{t['train_s']:.0f}", chosen])
     out.append(md_table(["library", "candidate", "val NLL", "epochs in budget", "s/epoch (epochs 2+)",
                          "training s", "top two"], rows))
+    flagged = {lab: r["figures"]["planar_noninvertible_layers"] for lab, r in screen_val.items()
+               if r["figures"].get("planar_noninvertible_layers")}
+    flagged.update({lab: r["figures"]["planar_noninvertible_layers"] for lab, rs in final_test.items() for r in rs
+                    if r["figures"].get("planar_noninvertible_layers")})
+    if flagged:
+        out.append("\n† pythae's planar flows do not enforce Rezende & Mohamed's invertibility condition w·u ≥ −1 "
+                   "(their appendix A); in these models some layers violate it (" +
+                   ", ".join(f"`{lab}`: {n} of its layers" for lab, n in flagged.items()) +
+                   "), so log q0(z0) − log|det J| is not the density of their posterior and their NLL figure is not a "
+                   "valid IW estimate (reported, not trusted, and not eligible for the selection).")
     out.append("")
     # finals
     out.append(f"Final (the two best of each library on validation, {seeds} seed(s) each, test split once, IW-{plan.k} "
@@ -477,8 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     # 2. selection on validation only, per library
     finals: dict[str, Selection] = {}
     for side in ("vaekit", "pythae"):
+        # A figure that is not a valid IW estimate (a non-invertible planar flow, see render) is not eligible.
         entries = {c.label: [{"split": screen_val[c.label]["figures"]["split"], **screen_val[c.label]["figures"]}]
-                   for c in cands if c.side == side}
+                   for c in cands if c.side == side and not screen_val[c.label]["figures"].get("planar_noninvertible_layers")}
         if entries:
             finals.update(dict(top_two(entries)))
     by_label = {c.label: c for c in cands}

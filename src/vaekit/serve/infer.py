@@ -68,6 +68,11 @@ def decode_png(slot: RunSlot, z: list[float], label: int | None) -> bytes:
     return media.png_bytes(decode(slot, z, label))
 
 
+def decode_item(slot: RunSlot, z: list[float], label: int | None) -> dict[str, Any]:
+    """:func:`decode` as the page shows it: ``{"png": data URL}`` or ``{"row": [...]}``."""
+    return media.item(slot, decode(slot, z, label))
+
+
 def to_item(slot: RunSlot, x: torch.Tensor, **extra: Any) -> dict[str, Any]:
     return {**media.item(slot, x), **extra}
 

@@ -5,6 +5,7 @@ is one sentence the page shows; an unknown run is a 404; a full queue a 503."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
@@ -93,14 +94,12 @@ async def decode(request: Request, body: DecodeRequest) -> Response:
     if slot.kind == "image" and body.format == "png":
         png = await _run(request, slot, infer.decode_png, body.z, body.label)
         return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
-    item = await _run(request, slot, lambda s, z, label: media.item(s, infer.decode(s, z, label)), body.z, body.label)
+    item = await _run(request, slot, infer.decode_item, body.z, body.label)
     return Response(_json(item), media_type="application/json")
 
 
 def _json(obj: Any) -> bytes:
-    import json
-
-    return json.dumps(obj, allow_nan=False).encode()
+    return json.dumps(obj, allow_nan=False).encode()  # strict JSON: a NaN would be a bug, not "NaN"
 
 
 @router.post("/sample", response_model=Items, summary="random samples from the prior at a temperature")

@@ -66,7 +66,7 @@ def compress_cmd(args: argparse.Namespace) -> int:
     from vaekit.tasks.compress.api import read_header
 
     header = read_header(data)
-    dims = header.count * _dim(header)
+    dims = max(1, x.size)  # N x D values
     line = (f"Compressed {header.count:,} example(s) {tuple(x.shape)} {x.dtype} ({x.nbytes:,} bytes) -> "
             f"{args.output}: {len(data):,} bytes, {8 * len(data) / dims:.4f} bits/dim "
             f"(payload {8 * header.payload_bytes / dims:.4f}) in {seconds:.1f} s")
@@ -76,12 +76,6 @@ def compress_cmd(args: argparse.Namespace) -> int:
         print(f"Model -ELBO on the same data: {bpd:.4f} bits/dim (k=10 estimate); actual/estimate = "
               f"{8 * len(data) / dims / bpd:.4f} (includes the one-off initial bits and the header)")
     return 0
-
-
-def _dim(header: object) -> int:
-    import math
-
-    return math.prod(header.coder["shape"])  # type: ignore[attr-defined]
 
 
 def decompress_cmd(args: argparse.Namespace) -> int:

@@ -19,9 +19,8 @@ from vaekit.artifacts.load import LoadedRun, load, sha256_file
 from vaekit.tasks.compress.bbans import BitsBackCoder, CoderSettings, DesyncError, init_symbols_for
 from vaekit.tasks.compress.container import ContainerError, Header, data_digest, pack, payload_digest, unpack
 from vaekit.tasks.compress.numerics import CodingNets, one_thread
-from vaekit.tasks.compress.symbols import Alphabet, alphabet, describe, from_symbols, to_symbols
+from vaekit.tasks.compress.symbols import Alphabet, alphabet, from_symbols, to_symbols
 
-CODER = "bb-ans"
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 _CODER_CACHE: dict[int, tuple[Any, BitsBackCoder]] = {}
 
@@ -73,7 +72,9 @@ def compress(run: LoadedRun | str | os.PathLike[str], x: Any, *, latent_bits: in
         mode="lossless", model_sha256=model_sha256(run), shape=[int(s) for s in x.shape], dtype=x.dtype.str,
         count=int(symbols.shape[0]), data_hash=data_digest(x), payload_bytes=len(payload),
         payload_hash=payload_digest(payload),
-        coder={"name": CODER, **describe(a), **asdict(coder.settings), "latent_dim": int(run.model.latent_dim)},
+        # Only what the run does not fix: the model sha256 pins the run, and the data hash catches
+        # anything else that would make the run decode differently.
+        coder=asdict(coder.settings),
         source=dict(source or {}),
     )
     return pack(header, payload)
@@ -102,10 +103,6 @@ def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
             f"{run.path} (sha256 {sha[:12]}…); decompress it with the run that compressed it")
     a = alphabet(run)
     coder_info = header.coder
-    expected = {"name": CODER, **describe(a), "latent_dim": int(run.model.latent_dim)}
-    if any(coder_info.get(k) != v for k, v in expected.items()):
-        raise ContainerError(f"the stream's coder settings {coder_info} do not fit this run ({expected}); "
-                             "the file is damaged or from another vaekit")
     latent_bits, init = coder_info.get("latent_bits"), coder_info.get("init_symbols")
     if not (isinstance(latent_bits, int) and 4 <= latent_bits <= 16 and init == init_symbols_for(run.model.latent_dim, latent_bits)):
         raise ContainerError("the stream's coder settings are out of range; the file is damaged")

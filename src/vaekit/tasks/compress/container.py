@@ -58,7 +58,7 @@ class Header:
     data_hash: str                 # 128-bit hash of the original array (:func:`data_digest`, 32 hex digits)
     payload_bytes: int
     payload_hash: str              # 128-bit hash of the payload (:func:`payload_digest`)
-    coder: dict[str, Any]          # the coder's settings (likelihood, levels, latent bits, init symbols ...)
+    coder: dict[str, Any]          # the coder's settings: latent_bits, init_symbols
     source: dict[str, Any] = field(default_factory=dict)  # how the CLI read the input (kind, file names)
 
 
@@ -81,7 +81,7 @@ def pack(header: Header, payload: bytes) -> bytes:
     """Header + payload -> the bytes of a ``.vkz`` stream."""
     if header.payload_bytes != len(payload) or header.payload_hash != payload_digest(payload):
         raise ValueError("header does not describe this payload")  # a bug, never user input
-    rest = {k: v for k, v in asdict(header).items() if k not in BINARY_FIELDS}
+    rest = {k: v for k, v in asdict(header).items() if k not in BINARY_FIELDS and not (k == "source" and not v)}
     blob = zlib.compress(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode(), 9)
     prefix = _PREFIX.pack(FORMAT_VERSION, len(blob), bytes.fromhex(header.model_sha256),
                           bytes.fromhex(header.data_hash), bytes.fromhex(header.payload_hash))

@@ -53,7 +53,7 @@ def rate_table(run: LoadedRun, x: np.ndarray, counts: tuple[int, ...] = (1, 100,
         if back.tobytes() != part.tobytes():
             raise AssertionError("round trip differs")  # decompress checks the data hash itself; belt and braces
         header = read_header(data)
-        dims = n * math.prod(header.coder["shape"])
+        dims = math.prod(header.shape)  # N x D values
         elbo = negative_elbo_bits_per_dim(run, part, k=k)
         rows.append({
             "n": n, "bytes": len(data), "bits_per_dim": 8 * len(data) / dims,

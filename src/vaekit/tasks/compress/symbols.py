@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -128,7 +127,3 @@ def from_symbols(symbols: np.ndarray, a: Alphabet, shape: tuple[int, ...] | list
     else:
         out = ex
     return np.ascontiguousarray(out.reshape(shape))
-
-
-def describe(a: Alphabet) -> dict[str, Any]:
-    return {"likelihood": a.likelihood, "levels": a.levels, "shape": list(a.shape)}

@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from vaekit.sklearn import VAEOutlierDetector
+from vaekit.sklearn import VAEOutlierDetector, VAETransformer
 
 # The checks fit dozens of times on tiny random data: a tiny net for 1 epoch keeps each fit short.
 TINY = ["model.net.hidden=[16]", "model.latent_dim=2"]
@@ -20,7 +20,8 @@ TINY = ["model.net.hidden=[16]", "model.latent_dim=2"]
 # batch_size=1: check_methods_subset_invariance compares scores of a batch and of its parts to
 # rtol 1e-7, and batched float32 products differ in the last bits with the batch size; scored one
 # example at a time they are bit for bit equal (the default batch of 256 is for speed).
-@parametrize_with_checks([VAEOutlierDetector(epochs=1, k=4, overrides=TINY, batch_size=1)])
+@parametrize_with_checks([VAEOutlierDetector(epochs=1, k=4, overrides=TINY, batch_size=1),
+                          VAETransformer(n_components=2, epochs=1, overrides=TINY, batch_size=1)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -83,3 +84,31 @@ def test_bad_input(detector, digits):
         VAEOutlierDetector(method="magic").fit(X[:20])
     with pytest.raises(ValueError, match="ratio"):
         VAEOutlierDetector(run=detector.run_dir_, method="ratio").fit(X[:20])
+
+
+def test_transformer_in_pipeline_and_grid_search(digits, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    X, y = digits
+    X, y = X[:600], y[:600]
+    emb = VAETransformer(n_components=8, epochs=15, overrides=TINY[:1])
+    Z = emb.fit_transform(X)
+    assert Z.shape == (600, 8) and Z.dtype == np.float64
+    assert list(emb.get_feature_names_out()) == [f"vaetransformer{i}" for i in range(8)]
+    back = emb.inverse_transform(Z[:5])
+    assert back.shape == (5, 64) and back.min() >= 0 and back.max() <= 16  # digits' own units
+    # Reconstructions through the codes are closer to their inputs than to other rows.
+    d_own = np.abs(back - X[:5]).mean()
+    d_other = np.abs(back - X[5:10]).mean()
+    assert d_own < d_other
+    pipe = Pipeline([("vae", VAETransformer(epochs=5, overrides=TINY[:1])), ("clf", LogisticRegression(max_iter=300))])
+    search = GridSearchCV(pipe, {"vae__n_components": [2, 6]}, cv=2)
+    search.fit(X, y)
+    assert search.best_params_["vae__n_components"] in (2, 6)
+    assert search.score(X, y) > 0.3  # far above chance (0.1)
+    with pytest.raises(ValueError, match="n_components"):
+        VAETransformer(n_components=3, run=emb.run_dir_).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        emb.inverse_transform(np.zeros((2, 3)))

@@ -91,3 +91,23 @@ def model_inputs(run: Any, X: np.ndarray) -> "Any":
         else:
             raise ValueError(f"X has {X.shape[1]} features, but the run's examples have raw shape {raw_shape}")
     return pre.apply(X)
+
+
+class RunHolder:
+    """Loads ``self.run_dir_`` on first use and pickles the directory, not the torch model."""
+
+    run_dir_: Path
+    device: str
+
+    def _run(self) -> Any:
+        if getattr(self, "_loaded", None) is None:
+            from vaekit.artifacts.load import load
+
+            self._loaded = load(self.run_dir_, device=self.device)
+        return self._loaded
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for key in [k for k in state if k.startswith("_loaded") or k == "_background"]:
+            state.pop(key)
+        return state

@@ -32,10 +32,10 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from vaekit.sklearn._base import MIN_SAMPLES, check_x, model_inputs, too_few, train_run
+from vaekit.sklearn._base import MIN_SAMPLES, RunHolder, check_x, model_inputs, too_few, train_run
 
 
-class VAEOutlierDetector(OutlierMixin, BaseEstimator):
+class VAEOutlierDetector(OutlierMixin, RunHolder, BaseEstimator):
     """Outlier detection with a VAE's likelihood (see the module docstring).
 
     Parameters: ``recipe`` (a vaekit recipe, default ``"vae"``), ``epochs`` (None: the recipe's,
@@ -126,26 +126,12 @@ class VAEOutlierDetector(OutlierMixin, BaseEstimator):
                          seed=self.random_state, work_dir=self._folder("background"), device=self.device)
 
     # ------------------------------------------------------------------------- the loaded runs
-    def _run(self) -> Any:
-        if getattr(self, "_loaded", None) is None:
-            from vaekit.artifacts.load import load
-
-            self._loaded = load(self.run_dir_, device=self.device)
-        return self._loaded
-
     def _background_run(self) -> Any:
         if getattr(self, "_background", None) is None and self.background_dir_ is not None:
             from vaekit.artifacts.load import load
 
             self._background = load(self.background_dir_, device=self.device)
         return getattr(self, "_background", None)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Pickle the run directories, not the torch models: they are reloaded on first use.
-        state = dict(self.__dict__)
-        state.pop("_loaded", None)
-        state.pop("_background", None)
-        return state
 
     def _inputs(self, X: np.ndarray) -> Any:
         return model_inputs(self._run(), X)

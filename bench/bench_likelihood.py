@@ -290,10 +290,12 @@ def status_text(plan: Plan, jobs: dict[str, list[Job]], cmd: str) -> str:
     done = {name: [j for j in js if plan.h.store.get(plan.h.key(j))] for name, js in jobs.items()}
     missing = {name: [j for j in js if not plan.h.store.get(plan.h.key(j))] for name, js in jobs.items()}
     n_missing = sum(len(v) for v in missing.values())
+    later = "" if any(name.startswith("final") for name in jobs) else \
+        "; the final 3-seed runs and the test split come after the screening"
     lines = [f"**Not generated yet: the full run is not complete** ({n_missing} of "
-             f"{sum(len(v) for v in jobs.values())} screening jobs still missing in "
-             f"`{os.path.relpath(plan.h.store.path, ROOT)}`; the final 3-seed runs and the test split come after the "
-             f"screening). No figure here is a result. Command (on an idle machine): `{cmd}`.", ""]
+             f"{sum(len(v) for v in jobs.values())} jobs below still missing in "
+             f"`{os.path.relpath(plan.h.store.path, ROOT)}`{later}). No figure here is a result. "
+             f"Command (on an idle machine; it resumes): `{cmd}`.", ""]
     rows = []
     for name, js in jobs.items():
         rows.append([name, f"{len(done[name])} / {len(js)}", ", ".join(j.label for j in missing[name]) or "—"])
@@ -499,12 +501,16 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {s: [lab for lab in finals if lab.startswith(s + ":")] for s in ("vaekit", "pythae")}
     rounds = [[lab for lab in pair if lab is not None] for pair in itertools.zip_longest(*chosen.values())]
     final_jobs = {lab: [plan.train_job(by_label[lab], s) for s in range(seeds)] for lab in finals}
+    test_jobs = {lab: [plan.score_job(by_label[lab], j, "test", finals[lab]) for j in js] for lab, js in final_jobs.items()}
+    if not q:  # the selection is made: say what is still missing of the final stage
+        write_section(docs, status_text(plan, {
+            "final: training (chosen on validation: " + ", ".join(finals) + ")": [j for js in final_jobs.values() for j in js],
+            "final: test NLL": [j for js in test_jobs.values() for j in js]}, cmd))
     for s in range(seeds):
         for lab in interleave(rounds):
             h.run(final_jobs[lab][s], need_artifacts=True)
     final_train = {lab: [h.store.get(h.key(j)) for j in js] for lab, js in final_jobs.items()}
-    final_test = {lab: [h.run(plan.score_job(by_label[lab], j, "test", finals[lab])) for j in js]
-                  for lab, js in final_jobs.items()}
+    final_test = {lab: [h.run(j) for j in js] for lab, js in test_jobs.items()}
     require_seeds({lab: len(v) for lab, v in final_test.items()}, q, "likelihood (test)")
 
     text = render(plan, cands, screen_train, screen_val, finals, final_train, final_test, crosscheck, cmd, seeds)

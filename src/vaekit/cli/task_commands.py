@@ -96,3 +96,36 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     p.add_argument("-o", "--output", required=True, metavar="FILE.csv",
                    help="CSV with columns source (own|data), index, score, label (when known), anomaly (when known)")
     p.set_defaults(func=_handler("anomaly"))
+
+    p = sub.add_parser(
+        "blend", help="blends of two examples' codes (a grid of alphas), or an attribute vector added to one",
+        description="Latent arithmetic on posterior means. With --b: decode (1 - alpha) z(a) + alpha z(b) for each "
+                    "--alpha (outside [0, 1] extrapolates). With --attribute I:J instead: add alpha times the "
+                    "attribute vector (mean code of the training examples labelled J minus that of label I) to "
+                    "z(a). Examples are an index into --split or a file (.png/.jpg of the run's size, or .npy).")
+    add_run(p)
+    p.add_argument("--a", required=True, metavar="I|FILE", help="the first example: an index into --split, or a file")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--b", metavar="J|FILE", help="the second example")
+    g.add_argument("--attribute", metavar="I:J", help="labels I:J: move --a along mean code(J) - mean code(I)")
+    p.add_argument("--alpha", default="0,0.25,0.5,0.75,1", metavar="A,...",
+                   help="comma-separated alphas (default 0,0.25,0.5,0.75,1)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="split for indices (default test)")
+    p.add_argument("--label-a", metavar="L", help="conditional runs, --a given as a file: its label")
+    p.add_argument("--label-b", metavar="L", help="conditional runs, --b given as a file: its label")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy",
+                   help=".png: one row (a, the blends, b when given); .npy: the blends (T, *shape)")
+    p.set_defaults(func=_handler("blend"))
+
+    p = sub.add_parser(
+        "restyle", help="conditional runs: keep an input's style (its z), decode it as another class",
+        description="With a conditional run (a cvae): encode the input with its own label, keep its posterior mean "
+                    "z (what the label does not explain: its style) and decode z with each --label.")
+    add_run(p)
+    p.add_argument("--input", required=True, metavar="I|FILE", help="an index into --split, or a file (.png/.jpg/.npy)")
+    p.add_argument("--from-label", metavar="L", help="the input's own label (needed for a file; an index has its split label)")
+    p.add_argument("--label", required=True, metavar="L,...", help="the target class(es): indices or class names, comma-separated, or 'all'")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="split for --input I (default test)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy",
+                   help=".png: one row (the input, then one image per target label); .npy: the restyled images")
+    p.set_defaults(func=_handler("restyle"))

@@ -203,3 +203,103 @@ def anomaly(args: argparse.Namespace) -> int:
         print(f"AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}  ({m['anomalies']} anomalies among {m['n']} examples; "
               "anomaly = positive class)")
     return 0
+
+
+# ----------------------------------------------------------------------------- blend / restyle
+def _example(run, spec: str, split: str, what: str):
+    """(x (*shape), label or None) from an index into ``split`` or a file."""
+    from vaekit.tasks.data import split_data
+
+    if spec.lstrip("-").isdigit():
+        xs, ys = split_data(run, split)
+        i = int(spec)
+        if not 0 <= i < xs.shape[0]:
+            raise _usage(f"{what} {i} is outside the {split} split (0 .. {xs.shape[0] - 1})")
+        return xs[i], (None if ys is None else int(ys[i]))
+    arr = _read_example(Path(spec), run.shape, what)
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), None
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise _usage(f"{what} {text!r}: give numbers separated by commas, e.g. 0,0.5,1") from None
+    if not values:
+        raise _usage(f"{what}: give at least one number")
+    return values
+
+
+def _image_output(run, output: Path) -> None:
+    if output.suffix.lower() == ".png" and _kind(run) != "image":
+        raise _usage(f"cannot write {output}: {run.path} was trained on {_kind(run)} data; write .npy")
+
+
+def blend(args: argparse.Namespace) -> int:
+    from vaekit.artifacts.images import check_output, save_array, save_grid
+    from vaekit.tasks import blend as tb
+
+    output = check_output(Path(args.output), {".png", ".npy"})
+    alphas = _floats(args.alpha, "--alpha")
+    run = _load(args)
+    _image_output(run, output)
+    conditional = bool(getattr(run.model, "cond_dim", 0))
+    a, la = _example(run, args.a, args.split, "--a")
+    if args.label_a is not None:
+        la = _label_index(run, args.label_a)
+    if conditional and la is None:
+        raise _usage("this run is conditional: give --label-a for an --a file")
+    if args.b is not None:
+        b, lb = _example(run, args.b, args.split, "--b")
+        if args.label_b is not None:
+            lb = _label_index(run, args.label_b)
+        if conditional and lb is None:
+            raise _usage("this run is conditional: give --label-b for a --b file")
+        out = tb.blend(run, a, b, alphas, cond_a=la, cond_b=lb)
+        row = [a[None], out, b[None]]
+        what = f"{len(alphas)} blends of --a and --b (alphas {args.alpha})"
+    else:
+        from vaekit.tasks.data import split_data
+
+        try:
+            i, j = (int(v) for v in args.attribute.split(":"))
+        except ValueError:
+            raise _usage(f"--attribute {args.attribute!r}: give two labels as I:J, e.g. --attribute 0:7") from None
+        xs, ys = split_data(run, "train")
+        if ys is None:
+            raise _usage(f"--attribute needs labelled training data; {run.path}'s data has no labels")
+        vector = tb.attribute_vector(run, xs, ys, i, j)
+        out = tb.apply_attribute(run, a, vector, alphas, cond=la)
+        row = [a[None], out]
+        what = f"--a moved along the attribute vector {i}->{j} (|v| = {float(vector.norm()):.2f}; strengths {args.alpha})"
+    if output.suffix.lower() == ".npy":
+        save_array(out, output)
+    else:
+        save_grid(torch.cat(row), output, nrow=sum(r.shape[0] for r in row))
+    print(f"Wrote {what} to {output}")
+    return 0
+
+
+def restyle(args: argparse.Namespace) -> int:
+    from vaekit.artifacts.images import check_output, save_array, save_grid
+    from vaekit.tasks.blend import restyle as run_restyle
+
+    output = check_output(Path(args.output), {".png", ".npy"})
+    run = _load(args)
+    k = int(getattr(run.model, "cond_dim", 0))
+    if not k:
+        raise _usage(f"{run.path} is not conditional; restyling needs a cvae run (`vaekit train --recipe cvae`)")
+    _image_output(run, output)
+    x, label = _example(run, args.input, args.split, "--input")
+    if args.from_label is not None:
+        label = _label_index(run, args.from_label)
+    if label is None:
+        raise _usage("give --from-label: the input's own class (the encoder of a cvae needs it)")
+    targets = list(range(k)) if args.label.strip() == "all" else [_label_index(run, v.strip()) for v in args.label.split(",")]
+    out = run_restyle(run, x.expand(len(targets), *x.shape), label, torch.tensor(targets))
+    if output.suffix.lower() == ".npy":
+        save_array(out, output)
+    else:
+        save_grid(torch.cat([x[None], out]), output, nrow=len(targets) + 1)
+    print(f"Wrote the input (label {label}) restyled as label(s) {', '.join(map(str, targets))} to {output}")
+    return 0

@@ -91,8 +91,8 @@ def ensure_run(args: argparse.Namespace) -> tuple[Path, str]:
 class Server:
     """`vaekit serve RUN --port 0` in a subprocess; ``port`` is the one it printed."""
 
-    def __init__(self, run: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "vaekit", "serve", str(run), "--port", "0"],
+    def __init__(self, run: Path, http: str = "auto") -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "vaekit", "serve", str(run), "--port", "0", "--http", http],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
         line = self.proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
@@ -214,9 +214,9 @@ def measure_floor(run: Path, calls: int) -> float:
     return pct(times, 50)
 
 
-def repetition(run: Path, rep: int, cfg: dict[str, Any]) -> dict[str, Any]:
+def repetition(run: Path, rep: int, cfg: dict[str, Any], http: str) -> dict[str, Any]:
     load_before = loadavg()
-    server = Server(run)
+    server = Server(run, http)
     try:
         info = Client(server.port).get_json("/api/runs/0")
         codes = sweep(info, cfg["warmup"] + cfg["requests"])
@@ -275,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="toy sizes (seconds); writes results/serve/quick.md, not the docs")
     p.add_argument("--reps", type=int, default=3, help="repetitions, each with a fresh server (default 3)")
     p.add_argument("--run", help="serve this run instead of the default model")
+    p.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"],
+                   help="the server's HTTP parser (vaekit serve --http; default auto)")
     p.add_argument("--results", help="JSONL results file (default bench/results/serve/serve.jsonl, quick: quick.jsonl)")
     p.add_argument("--docs", help="markdown file to write the table into (default docs/explorer.md; quick: "
                                   "bench/results/serve/quick.md)")
@@ -289,17 +291,22 @@ def main(argv: list[str] | None = None) -> int:
     code = server_code()
     records = []
     for rep in range(args.reps):
-        key = Store.key("serve", "vaekit", rep, {**cfg, "run": run_cmd, "server": code}, fingerprint(machine), args.quick)
+        settings_key = {**cfg, "run": run_cmd, "server": code}
+        if args.http != "auto":  # keeps the keys of the records measured before the option existed
+            settings_key["http"] = args.http
+        key = Store.key("serve", "vaekit", rep, settings_key, fingerprint(machine), args.quick)
         rec = store.get(key)
         if rec is None:
             log(f"repetition {rep + 1}/{args.reps}")
             rec = {"key": key, "bench": "serve", "side": "vaekit", "seed": rep, "settings": cfg, "run": run_cmd, "server": code,
+                   "http": args.http,
                    "machine": machine, "quick": args.quick, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                   **repetition(run, rep, cfg)}
+                   **repetition(run, rep, cfg, args.http)}
             store.append(rec)
         records.append(rec)
         log(f"rep {rep}: p50 {rec['p50_ms']:.2f} ms, p95 {rec['p95_ms']:.2f} ms, {rec['decodes_per_s']:.0f} decodes/s")
     command = "python3 bench/bench_serve.py" + (" --quick" if args.quick else "") + (f" --reps {args.reps}" if args.reps != 3 else "")
+    command += f" --http {args.http}" if args.http != "auto" else ""
     block = render(records, run_cmd, command, args.quick)
     docs.parent.mkdir(parents=True, exist_ok=True)
     write_docs(docs, block)

@@ -388,6 +388,7 @@ def test_bench_serve_quick(runs, tmp_path):
 def test_cli_serve_warns_when_bound_wider_and_refuses_bad_input(runs, tmp_path):
     """`vaekit serve` in real subprocesses: the address it prints works; --host 0.0.0.0 warns; a
     missing run dir, a folder that is not a run, and a port in use are one-line errors."""
+    import importlib.util
     import json
     import os
     import re
@@ -418,6 +419,9 @@ def test_cli_serve_warns_when_bound_wider_and_refuses_bad_input(runs, tmp_path):
     assert r.returncode == 1 and r.stderr.startswith("vaekit: error: run directory") and "does not exist" in r.stderr
     r = run(str(tmp_path))
     assert r.returncode == 1 and "not a run directory" in r.stderr
+    if importlib.util.find_spec("httptools") is None:
+        r = run(str(runs["digits"]), "--http", "httptools")
+        assert r.returncode == 1 and "needs the httptools package" in r.stderr
     r = run(str(runs["digits"]), "--port", "70000")
     assert r.returncode == 2 and "--port" in r.stderr
     with socket.socket() as taken:

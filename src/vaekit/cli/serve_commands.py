@@ -29,6 +29,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
                    help="model requests running or waiting at once; more get HTTP 503 (default 32)")
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="torch threads per inference (default 1: single-example decodes gain nothing from more)")
+    p.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"],
+                   help="uvicorn's HTTP/1.1 parser (default auto: httptools when installed, else the pure-Python h11)")
     p.set_defaults(func=serve)
 
 
@@ -52,5 +54,5 @@ def serve(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     run_server(args.runs, host=args.host, port=args.port, max_upload=args.max_upload,
-               max_in_flight=args.max_in_flight, echo=print)
+               max_in_flight=args.max_in_flight, http=args.http, echo=print)
     return 0

@@ -50,8 +50,14 @@ def url(host: str, port: int) -> str:
 
 
 def run_server(runs: list[str | Path], *, host: str = "127.0.0.1", port: int = 8000, max_upload: int = MAX_UPLOAD,
-               max_in_flight: int = MAX_IN_FLIGHT, echo: Callable[[str], None] = print) -> None:
+               max_in_flight: int = MAX_IN_FLIGHT, http: str = "auto",
+               echo: Callable[[str], None] = print) -> None:
     check_run_dirs(list(runs))
+    if http == "httptools":
+        try:
+            import httptools  # noqa: F401
+        except ImportError:
+            raise VaekitError("--http httptools needs the httptools package (pip install httptools)") from None
     sock = bind(host, port)
     try:
         import uvicorn
@@ -65,7 +71,7 @@ def run_server(runs: list[str | Path], *, host: str = "127.0.0.1", port: int = 8
     actual = sock.getsockname()[1]
     names = ", ".join(f"{s.id}: {s.name}" for s in app.app.state.slots.items)
     echo(f"vaekit explorer on {url(host, actual)}  (runs {names}; API schema at {url(host, actual)}openapi.json; Ctrl-C stops)")
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2, http=http)
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

@@ -223,3 +223,36 @@ def test_coding_tables_match_the_training_likelihood_and_posterior() -> None:
     direct = ndtr((edges[None, 1:] - mu[:, None]) / sigma[:, None]) - ndtr((edges[None, :-1] - mu[:, None]) / sigma[:, None])
     assert np.allclose(buckets, np.maximum(direct, 1e-12), rtol=1e-6, atol=1e-12)
     assert np.allclose(buckets.sum(1), 1.0, atol=1e-8)
+
+
+def test_lossy_streams_rate_and_reconstruction(run, run_dir: Path, digits: np.ndarray, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--lossy: quantised latents; more quality costs more bits; the reconstruction is the decoder's
+    mean on the grid, the same at every decode (its hash is in the header)."""
+    import torch
+
+    x = digits[:60]
+    with torch.no_grad():  # the model's own reconstruction at the unquantised posterior mean
+        xin = torch.from_numpy(x[:, None].astype(np.float32) / 16)
+        exact = np.rint(run.model.decode(run.model.encode(xin).mean).mean.numpy()[:, 0] * 16)
+    sizes, errors = [], []
+    for quality in (1, 5, 10):
+        data = compress(run, x, lossy=True, quality=quality)
+        assert read_header(data).mode == "lossy"
+        y = decompress(run, data)
+        assert y.dtype == x.dtype and y.shape == x.shape and y.max() <= 16
+        assert decompress(run, data).tobytes() == y.tobytes()
+        sizes.append(len(data))
+        errors.append(float(np.abs(y.astype(float) - exact).mean()))
+    assert sizes[0] < sizes[1] < sizes[2]
+    # Finer latents come closer to the unquantised reconstruction (to float32-vs-float64 rounding).
+    assert errors[2] <= errors[0] and errors[2] < 0.05
+    assert sizes[2] < len(compress(run, x))  # far fewer bits than lossless
+    with pytest.raises(VaekitError, match="quality"):
+        compress(run, x, lossy=True, quality=11)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["compress", str(run_dir), str(tmp_path / "x.npy"), "-o", str(tmp_path / "l.vkz"), "--lossy",
+                 "--quality", "4"]) == 0
+    assert "PSNR" in capsys.readouterr().out
+    assert main(["decompress", str(run_dir), str(tmp_path / "l.vkz"), "-o", str(tmp_path / "l.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "l.npy"), decompress(run, compress(run, x, lossy=True, quality=4)))

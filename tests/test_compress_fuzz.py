@@ -36,7 +36,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
     run = vaekit.load(run_dir)
     images = load_digits().images.astype(np.uint8)
     originals = [images[:2], images[2:5].astype(np.float32), images[5]]  # small payloads, different headers
-    return run, [(x, compress(run, x)) for x in originals]
+    pairs = [(x, compress(run, x)) for x in originals]
+    lossy = compress(run, images[6:9], lossy=True, quality=5)
+    return run, pairs, (decompress(run, lossy), lossy)
 
 
 def _corrupt(rng: np.random.Generator, streams: list[bytes]) -> bytes:
@@ -92,9 +94,9 @@ def _check(run, data: bytes, originals: dict[bytes, np.ndarray], worst: list[flo
 
 
 def test_ten_thousand_corrupted_streams_fail_cleanly(setup) -> None:
-    run, pairs = setup
-    streams = [data for _, data in pairs]
-    originals = {data: x for x, data in pairs}
+    run, pairs, lossy = setup
+    streams = [data for _, data in pairs + [lossy]]
+    originals = {data: x for x, data in pairs + [lossy]}
     rng = np.random.default_rng(12)
     worst = [0.0]
     outcomes = [_check(run, _corrupt(rng, streams), originals, worst) for _ in range(N_STREAMS)]
@@ -104,7 +106,7 @@ def test_ten_thousand_corrupted_streams_fail_cleanly(setup) -> None:
 
 def test_forged_payloads_are_caught_by_the_decoder(setup) -> None:
     """Corrupt the payload *and* fix its hash: the container passes it, the coder must not."""
-    run, pairs = setup
+    run, pairs, _ = setup
     rng = np.random.default_rng(7)
     worst = [0.0]
     caught = 0

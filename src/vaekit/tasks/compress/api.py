@@ -52,10 +52,14 @@ def _coder(run: LoadedRun, a: Alphabet, latent_bits: int) -> BitsBackCoder:
 
 
 def compress(run: LoadedRun | str | os.PathLike[str], x: Any, *, latent_bits: int = 12,
-             source: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None) -> bytes:
+             source: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None,
+             lossy: bool = False, quality: int = 6) -> bytes:
     """Losslessly compress ``x`` (an array of N examples, or one example, on the run's grid)
     into ``.vkz`` bytes. ``latent_bits``: log2 of the buckets per latent dimension (4..16);
-    ``source``: how the input was read (recorded for ``vaekit decompress``)."""
+    ``source``: how the input was read (recorded for ``vaekit decompress``).
+
+    ``lossy=True``: code quantised latents instead (:mod:`.lossy`, ``quality`` 1..10); then
+    :func:`decompress` returns the reconstruction (same dtype and shape), not ``x``."""
     from vaekit.core.errors import ConfigError
 
     if not 4 <= latent_bits <= 16:
@@ -64,6 +68,8 @@ def compress(run: LoadedRun | str | os.PathLike[str], x: Any, *, latent_bits: in
     a = alphabet(run)
     x = np.asarray(x)
     symbols = to_symbols(x, a)  # (N, D)
+    if lossy:
+        return _compress_lossy(run, a, x, symbols, quality, source)
     coder = _coder(run, a, latent_bits)
     with one_thread():
         words = coder.encode(symbols, progress)
@@ -78,6 +84,41 @@ def compress(run: LoadedRun | str | os.PathLike[str], x: Any, *, latent_bits: in
         source=dict(source or {}),
     )
     return pack(header, payload)
+
+
+def _compress_lossy(run: LoadedRun, a: Alphabet, x: np.ndarray, symbols: np.ndarray, quality: int,
+                    source: dict[str, Any] | None) -> bytes:
+    from vaekit.tasks.compress import lossy
+
+    coder = lossy.LossyCoder(_coder(run, a, 12).nets, a, int(run.model.latent_dim), quality)
+    blob = lossy.fit_entropy_model(run)
+    q = coder.quantise(symbols)  # (N, L)
+    recon = lossy.restore(coder.reconstruct(q), a, list(x.shape), x.dtype.str)
+    payload = coder.encode(q, blob).astype("<u4").tobytes()
+    header = Header(
+        mode="lossy", model_sha256=model_sha256(run), shape=[int(s) for s in x.shape], dtype=x.dtype.str,
+        count=int(symbols.shape[0]), data_hash=data_digest(recon), payload_bytes=len(payload),
+        payload_hash=payload_digest(payload),
+        coder={"quality": int(quality), "entropy": lossy.encode_entropy_blob(blob)}, source=dict(source or {}),
+    )
+    return pack(header, payload)
+
+
+def _decode_lossy(run: LoadedRun, a: Alphabet, header: Header, payload: bytes) -> np.ndarray:
+    from vaekit.core.errors import ConfigError
+    from vaekit.tasks.compress import lossy
+
+    try:
+        coder = lossy.LossyCoder(_coder(run, a, 12).nets, a, int(run.model.latent_dim), header.coder.get("quality"))
+    except ConfigError:
+        raise ContainerError("the stream's quality setting is out of range; the file is damaged") from None
+    blob = lossy.decode_entropy_blob(header.coder.get("entropy"))
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    q = coder.decode(words, header.count, blob)
+    try:
+        return lossy.restore(coder.reconstruct(q), a, header.shape, header.dtype)
+    except ValueError as exc:
+        raise ContainerError(f"the stream does not fit this run ({exc}); the file is damaged") from None
 
 
 def read_header(data: bytes) -> Header:
@@ -102,16 +143,22 @@ def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
             f"this stream was compressed with another model (sha256 {header.model_sha256[:12]}…), not with run "
             f"{run.path} (sha256 {sha[:12]}…); decompress it with the run that compressed it")
     a = alphabet(run)
-    coder_info = header.coder
-    latent_bits, init = coder_info.get("latent_bits"), coder_info.get("init_symbols")
-    if not (isinstance(latent_bits, int) and 4 <= latent_bits <= 16 and init == init_symbols_for(run.model.latent_dim, latent_bits)):
-        raise ContainerError("the stream's coder settings are out of range; the file is damaged")
     n = header.count
     if len(header.shape) < 1 or int(np.prod(header.shape, dtype=np.int64)) != n * a.dim or n < 1:
         raise ContainerError(f"the header's shape {header.shape} does not hold {n} example(s) of {a.dim} values; "
                              "the file is damaged")
     if header.payload_bytes % 4:
         raise ContainerError("the payload is not a whole number of 32-bit words; the file is damaged")
+    if header.mode == "lossy":
+        x = _decode_lossy(run, a, header, payload)
+        if data_digest(x) != header.data_hash:
+            raise ContainerError("the decoded reconstruction does not match the hash recorded at compression; "
+                                 "nothing was returned (the file is damaged, or the numerics differ on this machine)")
+        return x
+    coder_info = header.coder
+    latent_bits, init = coder_info.get("latent_bits"), coder_info.get("init_symbols")
+    if not (isinstance(latent_bits, int) and 4 <= latent_bits <= 16 and init == init_symbols_for(run.model.latent_dim, latent_bits)):
+        raise ContainerError("the stream's coder settings are out of range; the file is damaged")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     coder = _coder(run, a, latent_bits)
     try:

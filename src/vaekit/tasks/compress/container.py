@@ -38,7 +38,7 @@ MAGIC = b"\x89VKZ\r\n\x1a\n"
 FORMAT_VERSION = 1
 MAX_HEADER = 1 << 24  # 16 MiB: a folder of many file names still fits; anything larger is damage
 _PREFIX = struct.Struct("<HI32s16s16s")  # version, header length, model / data / payload hashes
-MODES = ("lossless",)
+MODES = ("lossless", "lossy")
 BINARY_FIELDS = ("model_sha256", "data_hash", "payload_hash")
 
 
@@ -50,7 +50,7 @@ class ContainerError(DataError):
 class Header:
     """What a ``.vkz`` stream promises about its content (JSON in the file)."""
 
-    mode: str                      # "lossless"
+    mode: str                      # "lossless" or "lossy"
     model_sha256: str              # sha256 of the run's model.safetensors (64 hex digits)
     shape: list[int]               # the original array's shape (count first)
     dtype: str                     # numpy dtype string with byte order, e.g. "|u1", "<f4"

@@ -129,3 +129,21 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     p.add_argument("-o", "--output", required=True, metavar="FILE.png|.npy",
                    help=".png: one row (the input, then one image per target label); .npy: the restyled images")
     p.set_defaults(func=_handler("restyle"))
+
+    p = sub.add_parser(
+        "augment", help="new labelled examples: conditional samples, or posterior jitter of real ones",
+        description="Data augmentation. --mode prior (conditional runs): samples from the prior decoded with labels "
+                    "cycling through the classes; --mode posterior: real labelled examples of --split re-encoded and "
+                    "decoded from z ~ q(z|x) with its sd scaled by --scale, keeping their labels. .npz: arrays x "
+                    "(the examples as the model sees data, e.g. images in [0, 1]) and y (labels); .csv (table runs): "
+                    "rows in the table's own columns and units plus the label column.")
+    add_run(p)
+    p.add_argument("-n", type=int, required=True, help="number of new examples")
+    p.add_argument("--mode", default=None, choices=["prior", "posterior"],
+                   help="prior (default for conditional runs) or posterior (default otherwise)")
+    p.add_argument("--split", default="train", choices=["train", "val", "test"], help="examples to jitter (default train)")
+    p.add_argument("--scale", type=float, default=1.0, help="posterior mode: scale of q's sd (default 1)")
+    p.add_argument("--temperature", type=float, default=1.0, help="prior mode: scale of the prior's sd (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.npz|.csv", help="where to write them")
+    p.set_defaults(func=_handler("augment"))

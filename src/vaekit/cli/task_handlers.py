@@ -303,3 +303,40 @@ def restyle(args: argparse.Namespace) -> int:
         save_grid(torch.cat([x[None], out]), output, nrow=len(targets) + 1)
     print(f"Wrote the input (label {label}) restyled as label(s) {', '.join(map(str, targets))} to {output}")
     return 0
+
+
+# ----------------------------------------------------------------------------- augment
+def augment(args: argparse.Namespace) -> int:
+    from vaekit.artifacts.images import check_output
+    from vaekit.core.atomic import atomic_path
+    from vaekit.tasks.augment import augment as run_augment
+    from vaekit.tasks.data import split_data
+
+    output = check_output(Path(args.output), {".npz", ".csv"})
+    if args.n < 1:
+        raise _usage(f"-n must be at least 1 (got {args.n})")
+    run = _load(args)
+    table = _kind(run) == "table"
+    if output.suffix.lower() == ".csv" and not table:
+        raise _usage(f"cannot write {output}: .csv is for runs trained on a table; write .npz")
+    mode = args.mode or ("prior" if getattr(run.model, "cond_dim", 0) else "posterior")
+    x = y = None
+    if mode == "posterior":
+        x, y = split_data(run, args.split)
+        if y is None:
+            raise _usage(f"--mode posterior keeps the labels of real examples, but {run.path}'s data has no labels")
+    new_x, new_y = run_augment(run, args.n, mode=mode, x=x, y=y, temperature=args.temperature, scale=args.scale,
+                               seed=args.seed)
+    if output.suffix.lower() == ".csv":
+        from vaekit.tasks.tabular import free_name, label_values, to_table, write_csv
+
+        pre = run.dataset.get("preprocessing")
+        rows = to_table(new_x, pre)
+        name, values = label_values(pre, new_y)
+        write_csv(output, rows, {free_name(name, rows.names): values})
+    else:
+        with atomic_path(output) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, x=new_x.numpy(), y=new_y.numpy())
+    print(f"Wrote {args.n} new labelled examples ({mode} mode) to {output}")
+    return 0

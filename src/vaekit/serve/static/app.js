@@ -33,7 +33,9 @@ async function api(path, options = {}) {
     if (!r.ok) {
       let message = `${r.status} ${r.statusText}`;
       try { message = (await r.json()).detail || message; } catch (e) { /* not JSON */ }
-      throw new Error(message);
+      const err = new Error(message);
+      err.status = r.status;
+      throw err;
     }
     return r;
   } finally {
@@ -189,11 +191,19 @@ function requestDecode() {
   if (decoding) { pending = true; return; }
   decoding = true;
   pending = false;
-  decodeNow().catch((err) => showError(err.message)).finally(() => {
+  decodeNow().then(() => {
+    if ($("#error").dataset.from === "decode") { showError(""); delete $("#error").dataset.from; }
+  }).catch((err) => {
+    showError(err.message);
+    $("#error").dataset.from = "decode";
+    if (err.status === 503) pending = true;  // the server is busy: try the latest code again shortly
+  }).finally(() => {
     decoding = false;
-    if (pending) requestDecode();
+    if (pending) setTimeout(requestDecode, busyRetry());
   });
 }
+
+const busyRetry = () => ($("#error").dataset.from === "decode" ? 250 : 0);
 
 async function decodeNow() {
   const body = { run: state.run, z: state.z, label: state.label };

@@ -21,9 +21,15 @@ SHRINK = ["data.name=digits", "data.limit=150", "train.batch_size=50", "train.ea
 def recipe_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     from vaekit.api import train
 
+    from vaekit.core.config import load_recipe
+    from vaekit.models import MODELS
+
     name = request.param
     base = tmp_path_factory.mktemp(f"recipe-{name}")
     kwargs = dict(overrides=SHRINK, echo=None, progress=False, report=False)
+    first = getattr(MODELS.get(load_recipe(name).model["name"]), "PARENT_RECIPE", None)
+    if first is not None:  # a second stage: train the first stage it builds on
+        kwargs["parent"] = train(first, epochs=1, out=base / "parent", **kwargs)
     straight = train(name, epochs=2, out=base / "straight", **kwargs)
     split = train(name, epochs=2, out=base / "split", stop_after=1, **kwargs)
     train(resume=split, echo=None, progress=False, report=False)

@@ -85,6 +85,23 @@ def with_parent(config: Config, parent: str | Path) -> Config:
     return config.with_overrides({"parent": {"run": str(path.resolve())}}, source="--parent")
 
 
+def _sets_data(overrides: dict[str, Any] | list[str] | None) -> bool:
+    if isinstance(overrides, dict):
+        return "data" in overrides
+    return any(item.strip().startswith("data.") for item in overrides or [])
+
+
+def parents_data(config: Config) -> Config:
+    """A second stage trains on its parent's data (same dataset, splits and settings) unless
+    ``--data`` or a ``data.*`` override says otherwise."""
+    path = Path(config.parent.run).expanduser()
+    try:
+        parent_cfg = Config.from_dict(rundir.read_json(path / rundir.CONFIG), source=str(path / rundir.CONFIG))
+    except FileNotFoundError:
+        raise ConfigError(f"parent run {path} has no {rundir.CONFIG}; give the directory of a trained run") from None
+    return config.model_copy(update={"data": parent_cfg.data})
+
+
 def format_epoch(row: dict[str, Any], total: int) -> str:
     return (
         f"Epoch {row['epoch']}/{total}  loss {row['train_loss']:.1f}  recon {row['train_recon']:.1f}  "
@@ -150,6 +167,8 @@ def train(
         config = resolve_config(recipe, data=data, epochs=epochs, seed=seed, overrides=overrides)
         if parent is not None:
             config = with_parent(config, parent)
+        if config.parent is not None and data is None and not _sets_data(overrides):
+            config = parents_data(config)
         if device is not None:
             config = config.with_overrides({"train": {"device": device}}, source="--device")
         if out is not None:

@@ -97,17 +97,26 @@ class Output:
     latents: list[Latent]
     samples: int
     aux: dict[str, torch.Tensor] = field(default_factory=dict)
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Figures logged with the epoch's terms but never minimised (e.g. codebook perplexity)."""
 
     def log_px(self, x: torch.Tensor) -> torch.Tensor:
         return self.px.log_prob(x)  # (S, B) nats; x (B, *shape) broadcasts
 
     def kl(self) -> torch.Tensor:
-        """Sum over every latent layer of its KL per example (B,)."""
+        """Sum over every latent layer of its KL per example (B,); zeros for a model without latents."""
+        if not self.latents:
+            return torch.zeros(self.px.batch_shape[-1], device=self.px.mean.device)
         return torch.stack([latent.kl() for latent in self.latents]).sum(0)
 
     def aux_total(self) -> torch.Tensor | float:
         """Sum of the auxiliary losses, averaged over the batch where per-example."""
         return sum((v.mean() for v in self.aux.values()), 0.0)
+
+    def logged(self) -> dict[str, torch.Tensor]:
+        """What objectives add to their terms: each auxiliary loss (batch mean) and each stat, detached."""
+        return {**{name: v.mean().detach() for name, v in self.aux.items()},
+                **{name: v.detach() for name, v in self.stats.items()}}
 
 
 def log_weights(output: Output, x: torch.Tensor, log_px: torch.Tensor | None = None) -> torch.Tensor:

@@ -46,5 +46,5 @@ class CapacityELBO(Objective):
         recon_m, kl_m = recon.mean().detach(), kl.mean().detach()
         terms = {"loss": recon_m + kl_m, "recon": recon_m, "kl": kl_m, "capacity": torch.tensor(c),
                  "objective": total.detach()}
-        terms.update({name: value.mean().detach() for name, value in out.aux.items()})
+        terms.update(out.logged())
         return Loss(total=total, terms=terms)

@@ -59,5 +59,5 @@ class ELBO(Objective):
         total = recon.mean() + self.kl_weight(ctx) * penalty + aux
         recon_m, kl_m = recon.mean().detach(), kl.mean().detach()
         terms = {"loss": recon_m + kl_m, "recon": recon_m, "kl": kl_m, "objective": total.detach()}
-        terms.update({name: value.mean().detach() for name, value in out.aux.items()})
+        terms.update(out.logged())
         return Loss(total=total, terms=terms)

@@ -92,5 +92,5 @@ class FactorVAE(Objective):
         total = recon.mean() + kl.mean() + self.gamma * tc + out.aux_total()
         recon_m, kl_m = recon.mean().detach(), kl.mean().detach()
         terms = {"loss": recon_m + kl_m, "recon": recon_m, "kl": kl_m, "tc": tc.detach(), "objective": total.detach()}
-        terms.update({name: value.mean().detach() for name, value in out.aux.items()})
+        terms.update(out.logged())
         return Loss(total=total, terms=terms)

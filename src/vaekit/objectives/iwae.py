@@ -44,5 +44,5 @@ class IWAE(Objective):
         recon = -log_px.mean().detach()
         kl = out.kl().mean().detach()
         terms = {"loss": -bound.mean().detach(), "recon": recon, "kl": kl, "objective": total.detach()}
-        terms.update({name: value.mean().detach() for name, value in out.aux.items()})
+        terms.update(out.logged())
         return Loss(total=total, terms=terms)

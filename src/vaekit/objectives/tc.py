@@ -96,5 +96,5 @@ class BetaTCVAE(Objective):
         recon_m, kl_m = recon.mean().detach(), out.kl().mean().detach()
         terms = {"loss": recon_m + kl_m, "recon": recon_m, "kl": kl_m, "objective": total.detach()}
         terms.update({k: v.detach() for k, v in parts.items()})
-        terms.update({name: value.mean().detach() for name, value in out.aux.items()})
+        terms.update(out.logged())
         return Loss(total=total, terms=terms)

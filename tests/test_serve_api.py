@@ -271,6 +271,10 @@ def test_encode_image_errors(client):
     assert r.status_code == 422 and "3 channels" in detail(r)
     assert post(rgb, fit="true").status_code == 200
     assert post(png_upload(np.full((32, 20), 200)), fit="true").status_code == 200
+    bomb = io.BytesIO()
+    Image.new("1", (5000, 5000)).save(bomb, format="PNG")  # a few kB that unpack to 25 Mpixels
+    r = post(bomb.getvalue(), fit="true")
+    assert r.status_code == 422 and "5000x5000" in detail(r) and len(bomb.getvalue()) < 64 * 1024
     r = post(b"GIF89a but not really")
     assert r.status_code == 422 and "not an image" in detail(r)
     r = post(b"")

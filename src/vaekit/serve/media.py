@@ -24,6 +24,7 @@ from vaekit.data import Preprocessing, Table
 from vaekit.serve.slots import RunSlot
 
 MAX_ROWS = 256  # rows of one uploaded CSV
+MAX_PIXELS = 4096 * 4096  # of one uploaded image (before it is decoded)
 
 
 class BadInput(DataError):
@@ -106,7 +107,9 @@ def parse_image(slot: RunSlot, data: bytes, *, fit: bool = False) -> torch.Tenso
     :class:`BadInput` otherwise). ``fit=True`` converts the colour mode and resizes (Lanczos) instead."""
     c, h, w = slot.shape
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data))  # reads the header only
+        if img.width * img.height > MAX_PIXELS:  # a small file can unpack to gigabytes: refuse before decoding
+            raise BadInput(f"the image is {img.width}x{img.height} pixels; send at most {MAX_PIXELS:,} pixels")
         img.load()
     except UnidentifiedImageError:
         raise BadInput("the upload is not an image (PNG, JPEG, GIF, BMP ... that Pillow can read)") from None

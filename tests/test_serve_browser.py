@@ -83,7 +83,7 @@ def browser(downloads):
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def wait_for(fn, timeout: float = 15.0, what: str = "condition"):
+def wait_for(fn, timeout: float = 30.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = fn()

@@ -1,5 +1,5 @@
 """Compression with a trained VAE (issue 12): lossless bits-back coding (BB-ANS, Townsend et al.
-2019) in a checked ``.vkz`` container. CompressAI's shape::
+2019) and lossy coding of quantised latents, in a checked ``.vkz`` container. CompressAI's shape::
 
     from vaekit.tasks.compress import compress, decompress
     data = compress(run, x)          # bytes
@@ -8,7 +8,7 @@
 Modules: ``container`` (the file format and its checks), ``discretise`` (latent buckets and
 likelihood tables), ``numerics`` (deterministic network evaluation), ``bbans`` (the coder),
 ``symbols`` (arrays <-> symbols), ``files`` (inputs and outputs of the CLI), ``rate`` (actual
-bits vs the ELBO), ``api``.
+bits vs the ELBO), ``lossy`` (quantised latents), ``api``.
 """
 
 from vaekit.tasks.compress.api import compress, decompress, read_header

@@ -3,7 +3,14 @@
 Lossless: the bytes are a ``.vkz`` stream (:mod:`.container`) whose payload is BB-ANS
 (:mod:`.bbans`) under the run's VAE; ``decompress`` returns the original numpy array bit for
 bit (values, dtype with byte order, shape) or raises a :class:`~.container.ContainerError`
-saying why it cannot (another run, a newer format, damage)."""
+saying why it cannot (another run, a newer format, damage).
+
+Lossy (``compress(..., lossy=True, quality=Q)``): quantised latents (:mod:`.lossy`);
+``decompress`` returns the model's reconstruction, verified against the hash recorded at
+compression.
+
+The float64 copy of a run's networks is cached per model object (one at a time), so repeated
+calls on one loaded run (the fuzzing test's 10,000) do not copy the model each time."""
 
 from __future__ import annotations
 

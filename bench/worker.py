@@ -601,7 +601,7 @@ def lk_flow(model, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if name == "VAE_LinNF":
         # Planar flows f(z) = z + u h(w.z + b) (Rezende & Mohamed 2015, eq. 10-12), from the layer's own
         # parameters; log|det| = log|1 + u.psi| exactly (pythae's layer adds 1e-4 inside the log).
-        z, logdet = z0, torch.zeros(z0.shape[0])
+        z, logdet = z0, torch.zeros(z0.shape[0], dtype=z0.dtype)
         for layer in model.net:
             if type(layer).__name__ != "PlanarFlow":
                 raise RuntimeError(f"VAE_LinNF layer {type(layer).__name__}: only planar flows are scored")
@@ -610,7 +610,7 @@ def lk_flow(model, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             logdet = logdet + torch.log(torch.abs(1 + psi @ layer.u.T)).squeeze(-1)
             z = z + layer.u * layer.activation(lin)  # (R, L)
         return z, logdet
-    return z0, torch.zeros(z0.shape[0])
+    return z0, torch.zeros(z0.shape[0], dtype=z0.dtype)
 
 
 def lk_planar_noninvertible(model) -> int:
@@ -621,17 +621,33 @@ def lk_planar_noninvertible(model) -> int:
     return sum(int(float(layer.w.flatten() @ layer.u.flatten()) < -1) for layer in model.net)
 
 
-def lk_log_prior(model, z: torch.Tensor) -> torch.Tensor:
+class LogPrior:
     """log p(z), normalised: N(0, I), or for VAMP the mixture (1/C) sum_c q(z | u_c) over the model's
-    pseudo-inputs u_c = pseudo_inputs(e_c) (Tomczak & Welling 2018), computed from its encoder."""
-    if type(model).__name__ == "VAMP":
-        C = model.number_components
-        u = model.pseudo_inputs(torch.eye(C)).reshape(C, *model.model_config.input_dim)
-        e = model.encoder(u)
-        mu, logvar = e.embedding, e.log_covariance  # (C, L)
-        lp = lk_gauss_logpdf(z.unsqueeze(-2), mu, logvar)  # (R, C)
-        return torch.logsumexp(lp, -1) - math.log(C)
-    return lk_gauss_logpdf(z, torch.zeros_like(z), torch.zeros_like(z))
+    pseudo-inputs u_c = pseudo_inputs(e_c) (Tomczak & Welling 2018), from its own encoder.
+
+    The mixture's C Gaussians are computed once (they do not depend on x), and the squared
+    distances are expanded into matrix products, in float64 so the expansion does not cancel:
+    sum_d (z_d - m_cd)^2 / v_cd = (z^2) @ (1/v_c) - 2 z @ (m_c / v_c) + sum_d m_cd^2 / v_cd
+    ((R, L) @ (L, C) instead of an (R, C, L) tensor: about 30x faster at C = 500)."""
+
+    def __init__(self, model):
+        self.vamp = type(model).__name__ == "VAMP"
+        if self.vamp:
+            C = model.number_components
+            u = model.pseudo_inputs(torch.eye(C)).reshape(C, *model.model_config.input_dim)
+            e = model.encoder(u)
+            mu, logvar = e.embedding.double(), e.log_covariance.double()  # (C, L)
+            inv = (-logvar).exp()
+            self.inv_t, self.mu_inv_t = inv.T.contiguous(), (mu * inv).T.contiguous()  # (L, C)
+            L = mu.shape[1]
+            self.const = -0.5 * (L * LOG_2PI + logvar.sum(1) + (mu * mu * inv).sum(1)) - math.log(C)  # (C,)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        if not self.vamp:
+            return lk_gauss_logpdf(z, torch.zeros_like(z), torch.zeros_like(z))
+        zd = z.double()  # (R, L)
+        lp = self.const - 0.5 * ((zd * zd) @ self.inv_t) + zd @ self.mu_inv_t  # (R, C)
+        return torch.logsumexp(lp, -1).to(z.dtype)
 
 
 @torch.no_grad()
@@ -648,6 +664,7 @@ def iw_nll(model, x: torch.Tensor, k: int, *, batch: int = 50, rows: int = 2500,
     loss) does. The k samples are drawn in chunks folded into a running log-sum-exp (memory
     bounded for any k). Returns (N,) nats."""
     model.eval()
+    log_prior = LogPrior(model)
     out = []
     for i in range(0, x.shape[0], batch):
         xb = x[i:i + batch]  # (B, 1, 28, 28)
@@ -667,7 +684,7 @@ def iw_nll(model, x: torch.Tensor, k: int, *, batch: int = 50, rows: int = 2500,
             probs = model.decoder(zk)["reconstruction"].reshape(s * B, -1)  # (S*B, 784)
             xs = flat.repeat(s, 1)
             log_px = (xs * probs.log().clamp(min=-100) + (1 - xs) * (1 - probs).log().clamp(min=-100)).sum(-1)
-            log_w = (log_px + lk_log_prior(model, zk) - (log_q0 - logdet)).reshape(s, B)
+            log_w = (log_px + log_prior(zk) - (log_q0 - logdet)).reshape(s, B)
             acc = torch.logaddexp(acc, torch.logsumexp(log_w, 0))
             done += s
         out.append(-(acc - math.log(k)))
@@ -679,11 +696,13 @@ def lk_check_logdet(model, x: torch.Tensor) -> float:
     (0 for models without flows); raises when they disagree (the estimate would be wrong)."""
     if type(model).__name__ not in ("VAE_IAF", "VAE_LinNF"):
         return 0.0
-    model.eval()
+    import copy
+
+    model = copy.deepcopy(model).double().eval()  # float64: the check compares formulas, not rounding
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        e = model.encoder(x[:4])
-        z0s = e.embedding + (0.5 * e.log_covariance).exp() * torch.randn(e.embedding.shape, generator=g)
+        e = model.encoder(x[:4].double())
+        z0s = e.embedding + (0.5 * e.log_covariance).exp() * torch.randn(e.embedding.shape, generator=g, dtype=torch.float64)
     worst = 0.0
     for z0 in z0s:
         jac = torch.autograd.functional.jacobian(lambda v: lk_flow(model, v[None])[0][0], z0)  # (L, L)

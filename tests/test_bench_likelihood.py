@@ -126,3 +126,49 @@ def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(tmp_path
     assert len(results.read_text().splitlines()) == len(recs)
     if not py:
         pytest.skip("pythae side venv missing (run bench/setup_pythae.sh): only the vaekit side was run")
+
+
+# --------------------------------------------------------------------------- the pythae-side estimator
+PYTHAE_PARTS = r'''
+import json, math, sys, torch
+sys.path.insert(0, sys.argv[1])
+import worker as w
+torch.manual_seed(0)
+out = {}
+vamp = w.lk_build_pythae("VAMP", "same", {"hidden": [32, 16], "latent_dim": 4, "number_components": 7}).eval()
+with torch.no_grad():
+    z = torch.randn(50, 4) * 2
+    fast = w.LogPrior(vamp)(z)
+    e = vamp.encoder(vamp.pseudo_inputs(torch.eye(7)).reshape(7, 1, 28, 28))
+    direct = torch.logsumexp(w.lk_gauss_logpdf(z.unsqueeze(1), e.embedding, e.log_covariance), -1) - math.log(7)
+    out["vamp_diff"] = float((fast - direct).abs().max())
+    std = w.lk_build_pythae("VAE", "same", {"hidden": [32, 16], "latent_dim": 4})
+    out["normal_diff"] = float((w.LogPrior(std)(z) - torch.distributions.Normal(0, 1).log_prob(z).sum(-1)).abs().max())
+x = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3))
+for name, hp in [("VAE_IAF", {"n_made_blocks": 2, "hidden_size": 8, "n_hidden_in_made": 1}),
+                 ("VAE_LinNF", {"flows": ["Planar"] * 3})]:
+    m = w.lk_build_pythae(name, "same", {"hidden": [32, 16], "latent_dim": 4, **hp})
+    flow = m.iaf_flow if name == "VAE_IAF" else m.net
+    for p in flow.parameters():  # away from the identity, so the log-dets are not all zero
+        torch.nn.init.normal_(p, std=0.5)
+    out[name] = w.lk_check_logdet(m, x)
+    nll = w.iw_nll(m, x, 7, batch=4, generator=torch.Generator().manual_seed(0))
+    out[name + "_finite"] = bool(torch.isfinite(nll).all()) and nll.shape == (6,)
+print(json.dumps(out))
+'''
+
+
+def test_pythae_side_prior_and_flow_densities():
+    """In the pythae venv, on pythae's own model classes: the VampPrior by matrix products equals the
+    direct mixture, and every flow log-det equals the autograd Jacobian's (lk_check_logdet raises
+    otherwise), including planar layers pushed away from the identity."""
+    py = pythae_python()
+    if not py:
+        pytest.skip("pythae side venv missing (run bench/setup_pythae.sh)")
+    p = subprocess.run([py, "-c", PYTHAE_PARTS, str(BENCH)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["vamp_diff"] < 1e-4 and out["normal_diff"] < 1e-4
+    assert out["VAE_IAF"] < 1e-3 and out["VAE_LinNF"] < 1e-3
+    assert out["VAE_IAF_finite"] and out["VAE_LinNF_finite"]

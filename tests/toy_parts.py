@@ -69,6 +69,8 @@ class CriticELBO(Objective):
     """Two named steps: ``model`` minimises the ELBO plus a small penalty from a critic; ``critic``
     fits its own linear critic to the detached codes (its own optimiser, lr and betas)."""
 
+    BOUND_AT_DEFAULTS = False  # the critic's penalty is added to the bound
+
     def __init__(self, ctx: BuildContext, *, weight: float = 0.01) -> None:
         super().__init__()
         self.elbo = ELBO(ctx)

@@ -1,7 +1,7 @@
 """Likelihood per CPU-minute (issue 9): vaekit's variant zoo against pythae 0.1.2 on dynamically
 binarised Fashion-MNIST, every run given the same wall-clock training budget.
 
-    python3 bench/bench_likelihood.py               # the full table (~3.5 h idle); resumes; rewrites docs/variants.md
+    python3 bench/bench_likelihood.py               # the full table (~4 h on 2 idle cores); resumes; rewrites docs/variants.md
     python3 bench/bench_likelihood.py --status      # runs nothing: writes which runs are done / still missing
     python3 bench/bench_likelihood.py --quick       # toy size (~1-2 min), writes bench/results/quick-likelihood.md
 
@@ -302,7 +302,10 @@ def status_text(plan: Plan, jobs: dict[str, list[Job]], cmd: str) -> str:
     lines.append(md_table(["stage", "finished", "missing"], rows))
     lines += ["", f"Settings: {plan.budget:g} s of training per run on {plan.threads} threads, IW-k with k = {plan.k}, "
               f"validation NLL on the first {plan.val_limit or 'all'} validation images, test NLL on "
-              f"{plan.test_limit or 'all'} test images; 3 seeds for the best two of each library.", "", CONTEXT]
+              f"{plan.test_limit or 'all'} test images; 3 seeds for the best two of each library. Expected duration of the "
+              f"whole at the defaults: about 4 h on 2 idle cores (an estimate, not measured: 27 screening runs of 300 s "
+              f"plus start-up and vaekit's report, 8 more final runs, IW-1000 scoring of 27 × 2,000 validation and "
+              f"12 × 10,000 test images).", "", CONTEXT]
     return "\n".join(lines)
 
 

@@ -66,8 +66,14 @@ def compress_cmd(args: argparse.Namespace) -> int:
     _device_note(args)
     run = load(args.run)
     x, source = read_input(args.input)
+    from vaekit.training.progress import EpochProgress
+
     t0 = time.perf_counter()
-    data = compress(run, x, latent_bits=args.latent_bits, source=source, lossy=args.lossy, quality=args.quality)
+    raw_shape = (run.dataset.get("preprocessing") or {}).get("raw_shape", ())
+    count = len(x) if x.ndim > len(raw_shape) else 1  # for the progress bar only
+    with EpochProgress("compressing", total=count) as bar:  # a bar only on a terminal
+        data = compress(run, x, latent_bits=args.latent_bits, source=source, lossy=args.lossy, quality=args.quality,
+                        progress=lambda i: bar.advance())
     seconds = time.perf_counter() - t0
     write_bytes_atomic(args.output, data)
     from vaekit.tasks.compress.api import read_header
@@ -108,8 +114,11 @@ def decompress_cmd(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise DataError(f"{path} does not exist; give a .vkz file written by `vaekit compress`")
     header, payload = unpack(path.read_bytes())  # damaged files are refused before the model is loaded
+    from vaekit.training.progress import EpochProgress
+
     run = load(args.run)
-    x = decode_checked(run, header, payload)
+    with EpochProgress("decompressing", total=header.count) as bar:  # a bar only on a terminal
+        x = decode_checked(run, header, payload, progress=lambda i: bar.advance())
     what = write_output(x, args.output, header.source)
     kind = "the lossy reconstruction" if header.mode == "lossy" else "the data"
     print(f"Decompressed {header.count:,} example(s) {tuple(x.shape)} {x.dtype} -> {args.output} ({what}); "

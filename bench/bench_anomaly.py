@@ -163,11 +163,14 @@ def render(results: dict[tuple[str, int], list[float]], classes: list[int], rec:
         # Mean over classes, per seed (seeds that cover every class), then mean ± sd over those seeds.
         seed_means = [float(np.mean([results[(side, c)][i] for c in classes])) for i in range(n_seeds)]
         means[side] = Stat.of(seed_means)
-        rows.append([NAMES[side], *(f"{s.mean:.1f}" for s in per_class), means[side].fmt(1)])
+        rows.append([NAMES[side], *(f"{s.mean:.1f}" if s.n else "–" for s in per_class), means[side].fmt(1)])
     for name, value in PUBLISHED.items():
         rows.append([f"{name}, published", *("" for _ in classes), f"{value:.1f}"])
     best = means.get("vaekit")
-    goal = ("MET" if best and best.n and best.mean - (best.sd if best.n > 1 else 0) > 93.5 else "MISSED") if best else "–"
+    if best is None or best.n < 3:
+        goal = f"not judged yet ({best.n if best else 0} of 3 seeds finished for every class)"
+    else:
+        goal = "MET" if best.mean - best.sd > 93.5 else ("MISSED" if best.mean + best.sd < 93.5 else "at the line")
     chosen = [r["result"].get("chosen") for r in rec.store.records if r.get("side") == "vaekit" and r.get("quick") == args.quick]
     share = {m: chosen.count(m) for m in sorted(set(chosen))}
     return "\n".join([
@@ -178,7 +181,7 @@ def render(results: dict[tuple[str, int], list[float]], classes: list[int], rec:
         "",
         md_table(header, rows),
         "",
-        f"Goal: vaekit mean AUROC above 93.5 (GEOM): **{goal}** (mean − sd must exceed 93.5). vaekit's score chosen on "
+        f"Goal: vaekit mean AUROC above 93.5 (GEOM): **{goal}** (MET when mean − sd > 93.5 over ≥ 3 seeds). vaekit's score chosen on "
         f"validation per class and seed: {share}. OneClassSVM is deterministic (one fit per class).",
     ])
 

@@ -134,3 +134,21 @@ def test_excess_removes_the_input_entropy(loaded):
     entropy = -(p * p.log() + (1 - p) * (1 - p).log()).sum(1).numpy()
     assert np.allclose(iw - ex, entropy, atol=1e-3)
     assert torch.equal(self_nll(loaded.model, torch.tensor([[[[0.0, 1.0]]]]).expand(1, 1, 1, 2)), torch.zeros(1, dtype=torch.float64))
+
+
+@pytest.mark.slow  # ~15 s of CPU; the detector and the scores it drives are covered by fast tests
+def test_bench_anomaly_quick(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    root = Path(__file__).resolve().parents[1]
+    docs = tmp_path / "quick.md"
+    proc = subprocess.run([sys.executable, str(root / "bench" / "bench_anomaly.py"), "--quick", "--results",
+                           str(tmp_path / "r.jsonl"), "--docs", str(docs)], env=cli_env(), capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = docs.read_text()
+    for name in ("vaekit VAEOutlierDetector", "IsolationForest", "OneClassSVM", "PyOD VAE", "GEOM"):
+        assert name in text

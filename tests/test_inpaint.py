@@ -134,3 +134,21 @@ def test_cli_inpaint_png_npy_and_errors(digits_run, tmp_path, capsys):
         assert not bad.exists()
     code = main(["inpaint", str(digits_run), "--index", "0", "--mask-kind", "half", "-o", str(tmp_path / "x.csv")])
     assert code != 0 and "vaekit: error:" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # ~20 s of CPU; every part it drives is covered by the fast tests above
+def test_bench_inpaint_quick(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    root = Path(__file__).resolve().parents[1]
+    docs = tmp_path / "quick.md"
+    proc = subprocess.run([sys.executable, str(root / "bench" / "bench_inpaint.py"), "--quick", "--results",
+                           str(tmp_path / "r.jsonl"), "--docs", str(docs)], env=cli_env(), capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = docs.read_text()
+    assert "<!-- bench:inpaint -->" in text and "skimage inpaint_biharmonic" in text and "KNNImputer" in text
+    assert (tmp_path / "r.jsonl").read_text().count('"split": "test"') == 3 * 5 + 2 * 4

@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (BENCH, Harness, Job, Selection, Stat, claim, distinguishable, fmt_num, goal,  # noqa: E402
-                     interleave, load_note, log, md_table, require_seeds, select_on_validation)
+from harness import (BENCH, Harness, Job, ProtocolError, RunFailed, Selection, Stat, claim, distinguishable, fmt_num,  # noqa: E402
+                     goal, interleave, load_note, log, md_table, require_seeds, select_on_validation)
 from run_all import default_pythae_python, replace_section, vaekit_cli  # noqa: E402
 
 ROOT = BENCH.parent
@@ -134,6 +134,26 @@ def candidates(quick: bool, only: list[str] | None, with_pythae: bool) -> list[C
 
 
 # --------------------------------------------------------------------------- jobs
+def tolerant(job: Job, body):
+    """A job body whose failed process is recorded as the run's result ({"failed": why}) instead of
+    stopping the invocation: a model that diverges or cannot be scored is reported as such, and the
+    other runs go on. ``--retry-failed`` runs such records again."""
+    def fn(ctx):
+        try:
+            return body(ctx)
+        except RunFailed as err:
+            if not ctx.procs:
+                raise
+            job.artifacts = []  # nothing to keep: the failure is the record
+            log(f"  FAILED: {str(err).strip().splitlines()[-1][:300]}")
+            return {"failed": "\n".join(str(err).strip().splitlines()[-6:])[-1500:]}
+    return fn
+
+
+def failed(rec: dict[str, Any] | None) -> bool:
+    return rec is not None and "failed" in rec["figures"]
+
+
 @dataclass
 class Plan:
     h: Harness
@@ -170,7 +190,7 @@ class Plan:
             out = d / "run"
             job.artifacts = [str(out / "model.safetensors")]
 
-            def fn(ctx):
+            def body(ctx):
                 shutil.rmtree(out, ignore_errors=True)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 sets = [f"train.time_budget={self.budget:g}", f"train.threads={self.threads}",
@@ -193,7 +213,7 @@ class Plan:
             weights = d / "weights.pt"
             job.artifacts = [str(weights)]
 
-            def fn(ctx):
+            def body(ctx):
                 if not self.pythae_python:
                     raise SystemExit("bench_likelihood: no pythae venv (bench/setup_pythae.sh); use --no-pythae")
                 d.mkdir(parents=True, exist_ok=True)
@@ -203,10 +223,11 @@ class Plan:
                 res, p = ctx.worker(self.pythae_python, "pythae_train_budget", args, timeout=self.budget * 4 + 1800)
                 return {"weights": str(weights), "n_epochs": res["n_epochs"],
                         "epoch_s": [e["seconds"] for e in res["epochs"]], "train_s": res["train_s"],
-                        "stopped_by_budget": res["stopped_by_budget"], "wall_s": p.wall_s,
-                        "threads": res["torch_threads"], "batch_size": res["batch_size"], "lr": res["lr"]}
+                        "stopped_by_budget": res["stopped_by_budget"], "diverged": res["diverged"],
+                        "wall_s": p.wall_s, "threads": res["torch_threads"], "batch_size": res["batch_size"],
+                        "lr": res["lr"]}
 
-        job.fn = fn
+        job.fn = tolerant(job, body)
         return job
 
     def score_job(self, c: Candidate, train: Job, split: str, selection: Selection | None = None) -> Job:
@@ -215,8 +236,10 @@ class Plan:
                   {"train_key": self.h.key(train), "split": split, "k": self.k, "limit": limit}, fn=lambda ctx: None,
                   split=split, purpose="quality", selection=selection, label=f"{c.label} seed {train.seed} {split}")
 
-        def fn(ctx):
+        def body(ctx):
             tr = self.h.run(train, need_artifacts=True)["figures"]
+            if "failed" in tr:
+                raise ProtocolError(f"{c.label}: its training failed; it has nothing to score")
             if c.side == "vaekit":
                 cmd = [*vaekit_cli(sys.executable), "evaluate", tr["run"], "--split", split, "--k", str(self.k),
                        "--seed", "0"]
@@ -234,11 +257,12 @@ class Plan:
                         "limit": limit, "seed": 0, "threads": self.threads}
                 r, p = ctx.worker(self.pythae_python, "pythae_score_iw", args)
                 res = {"split": split, "nll": r["nll"], "score_wall_s": p.wall_s, "logdet_check": r["logdet_check"],
+                       "planar_noninvertible_layers": r["planar_noninvertible_layers"],
                        "estimator": "bench/worker.py iw_nll"}
             res.update(neg_nll=-res["nll"], train_s=tr["train_s"], n_epochs=tr["n_epochs"], k=self.k, n=limit)
             return res
 
-        job.fn = fn
+        job.fn = tolerant(job, body)
         return job
 
     def crosscheck_job(self, train: Job) -> Job:
@@ -316,20 +340,38 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
     n_val = plan.val_limit or "all"
     out.append(f"Screening (1 seed, validation split, IW-{plan.k} NLL in nats on the first {n_val} validation images; "
                f"{plan.budget:g} s of training each):\n")
-    rows = []
-    for c in sorted(cands, key=lambda c: screen_val[c.label]["figures"]["nll"]):
-        t, v = screen_train[c.label]["figures"], screen_val[c.label]["figures"]
+    rows, failures = [], []
+
+    def val_nll(c: Candidate) -> float:
+        r = screen_val.get(c.label)
+        return math.inf if r is None or failed(r) else r["figures"]["nll"]
+
+    for c in sorted(cands, key=val_nll):
+        t, v = screen_train[c.label]["figures"], (screen_val.get(c.label) or {"figures": {}})["figures"]
+        if "failed" in t or "failed" in v:
+            failures.append(f"`{c.label}` ({'training' if 'failed' in t else 'scoring'}): "
+                            + (t.get("failed") or v.get("failed")).splitlines()[-1][:300])
+            rows.append([c.side, f"`{c.name}`", "**failed** (below)", t.get("n_epochs", "–"), "–", "–", ""])
+            continue
         spe = Stat.of(t["epoch_s"][1:])
         chosen = "**chosen**" if c.label in finals else ""
         flag = " †" if v.get("planar_noninvertible_layers") else ""
+        flag += " ‡" if t.get("diverged") else ""
         rows.append([c.side, f"`{c.name}`{flag}", f"{v['nll']:.2f}", t["n_epochs"],
                      fmt_num(spe.mean, 2) if spe.n else "–", f"{t['train_s']:.0f}", chosen])
     out.append(md_table(["library", "candidate", "val NLL", "epochs in budget", "s/epoch (epochs 2+)",
                          "training s", "top two"], rows))
+    diverged = {lab: r["figures"]["diverged"] for lab, r in screen_train.items() if r["figures"].get("diverged")}
+    if diverged:
+        out.append("\n‡ pythae stopped these runs with a NaN loss (pythae then returns no model); the benchmark scores "
+                   "the best-on-validation model before the NaN: " +
+                   "; ".join(f"`{lab}`: {why}" for lab, why in diverged.items()) + ".")
+    if failures:
+        out.append("\nFailed runs (recorded as such; `--retry-failed` runs them again): " + "; ".join(failures) + ".")
     flagged = {lab: r["figures"]["planar_noninvertible_layers"] for lab, r in screen_val.items()
                if r["figures"].get("planar_noninvertible_layers")}
-    flagged.update({lab: r["figures"]["planar_noninvertible_layers"] for lab, rs in final_test.items() for r in rs
-                    if r["figures"].get("planar_noninvertible_layers")})
+    flagged.update({f"{lab} seed {r['seed']} (test)": r["figures"]["planar_noninvertible_layers"]
+                    for lab, rs in final_test.items() for r in rs if r["figures"].get("planar_noninvertible_layers")})
     if flagged:
         out.append("\n† pythae's planar flows do not enforce Rezende & Mohamed's invertibility condition w·u ≥ −1 "
                    "(their appendix A); in these models some layers violate it (" +
@@ -342,13 +384,18 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
                f"NLL on {plan.test_limit or 'all'} test images, nats; bits/dim = NLL / (784 ln 2)):\n")
     rows, best = [], {}
     for label in finals:
-        st = Stat.of(r["figures"]["nll"] for r in final_test[label])
+        ok = [r for r in final_test[label] if not failed(r)]
+        lost = len(final_train[label]) - len(ok)
+        if not ok:
+            rows.append([label.split(":", 1)[0], f"`{label.split(':', 1)[1]}`", "every seed failed", "–", "–", "–"])
+            continue
+        st = Stat.of(r["figures"]["nll"] for r in ok)
         side = label.split(":", 1)[0]
         if side not in best or st.mean < best[side][1].mean:
             best[side] = (label, st)
-        rows.append([side, f"`{label.split(':', 1)[1]}`", st.fmt(2), fmt_num(st.mean / (784 * math.log(2)), 4),
-                     ", ".join(f"{r['figures']['nll']:.2f}" for r in final_test[label]),
-                     ", ".join(str(t["figures"]["n_epochs"]) for t in final_train[label])])
+        rows.append([side, f"`{label.split(':', 1)[1]}`" + (f" ({lost} seed(s) failed)" if lost else ""), st.fmt(2),
+                     fmt_num(st.mean / (784 * math.log(2)), 4), ", ".join(f"{r['figures']['nll']:.2f}" for r in ok),
+                     ", ".join(str(t["figures"].get("n_epochs", "failed")) for t in final_train[label])])
     out.append(md_table(["library", "candidate", "test NLL mean ± sd", "bits/dim", "per seed", "epochs per seed"], rows))
     out.append("")
     if "vaekit" in best and "pythae" in best:
@@ -358,15 +405,18 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
                    f"**{claim(a, b, higher_is_better=False)}**. **Goal (vaekit's best ≥ 5 nats better than pythae's "
                    f"best, mean over seeds): {offset_goal(a, b, 5.0)}.**\n")
     else:
-        out.append("Headline goal not judged: only one library ran (--no-pythae or no pythae venv).\n")
+        out.append("Headline goal not judged: only one library has a final candidate (the other did not run - "
+                   "--no-pythae or no pythae venv - or all its runs failed or were ineligible).\n")
     # speed pairs
     rows = []
     for model, rec in PAIRS.items():
         va, py = f"vaekit:{rec}", f"pythae:{model}/same"
         if va not in screen_train or py not in screen_train:
             continue
-        runs_a = [screen_train[va]] + [t for t in final_train.get(va, []) if t["key"] != screen_train[va]["key"]]
-        runs_b = [screen_train[py]] + [t for t in final_train.get(py, []) if t["key"] != screen_train[py]["key"]]
+        runs_a = [t for t in [screen_train[va], *[t for t in final_train.get(va, []) if t["key"] != screen_train[va]["key"]]]
+                  if not failed(t)]
+        runs_b = [t for t in [screen_train[py], *[t for t in final_train.get(py, []) if t["key"] != screen_train[py]["key"]]]
+                  if not failed(t)]
         a, b = s_per_epoch(runs_a), s_per_epoch(runs_b)
         if not (a.n and b.n):
             continue
@@ -442,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", nargs="+", default=None, help="candidates to run (e.g. vaekit:vae pythae:VAE/same)")
     ap.add_argument("--no-pythae", action="store_true", help="vaekit side only")
+    ap.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
     ap.add_argument("--pythae-python", default=None, help="default: $PYTHAE_PYTHON, bench/.pythae-venv")
     ap.add_argument("--results", default=None, help="results JSONL (default bench/results/likelihood.jsonl)")
     ap.add_argument("--docs", default=None, help="where the table goes (default docs/variants.md; quick: "
@@ -463,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     docs = Path(args.docs) if args.docs else (BENCH / "results" / "quick-likelihood.md" if q else DOCS)
     pythons = {"vaekit": sys.executable, **({"pythae": pythae_py} if pythae_py else {})}
     h = Harness(results, threads=args.threads, pythons=pythons, quick=q)
+    if args.retry_failed:  # forget the failure records (they stay in the file; the new record wins)
+        for key in [k for k, r in h.store.by_key.items() if r["bench"].startswith("likelihood") and failed(r)]:
+            del h.store.by_key[key]
     plan = Plan(h, budget, k, val_limit, test_limit, 512 if q else None, args.threads, pythae_py)
     cands = candidates(q, args.only, pythae_py is not None)
     cmd = "python3 bench/bench_likelihood.py" + (" --quick" if q else "") + (" --no-pythae" if args.no_pythae else "")
@@ -484,18 +538,19 @@ def main(argv: list[str] | None = None) -> int:
     rounds = [[c for c in pair if c is not None] for pair in itertools.zip_longest(*by_side)]
     for c in interleave(rounds):
         h.run(trains[c.label], need_artifacts=True)
-    screen_val = {c.label: h.run(vals[c.label]) for c in interleave(rounds)}
     screen_train = {c.label: h.store.get(h.key(trains[c.label])) for c in cands}
+    screen_val = {c.label: h.run(vals[c.label]) for c in interleave(rounds) if not failed(screen_train[c.label])}
     crosscheck = None
-    if any(c.label == "vaekit:vae" for c in cands):
+    if "vaekit:vae" in screen_val:
         crosscheck = h.run(plan.crosscheck_job(trains["vaekit:vae"]))
 
     # 2. selection on validation only, per library
     finals: dict[str, Selection] = {}
     for side in ("vaekit", "pythae"):
-        # A figure that is not a valid IW estimate (a non-invertible planar flow, see render) is not eligible.
-        entries = {c.label: [{"split": screen_val[c.label]["figures"]["split"], **screen_val[c.label]["figures"]}]
-                   for c in cands if c.side == side and not screen_val[c.label]["figures"].get("planar_noninvertible_layers")}
+        # Failed runs, and figures that are not valid IW estimates (a non-invertible planar flow, see
+        # render), are not eligible.
+        entries = {lab: [dict(r["figures"])] for lab, r in screen_val.items()
+                   if lab.startswith(side + ":") and not failed(r) and not r["figures"].get("planar_noninvertible_layers")}
         if entries:
             finals.update(dict(top_two(entries)))
     by_label = {c.label: c for c in cands}
@@ -513,8 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         for lab in interleave(rounds):
             h.run(final_jobs[lab][s], need_artifacts=True)
     final_train = {lab: [h.store.get(h.key(j)) for j in js] for lab, js in final_jobs.items()}
-    final_test = {lab: [h.run(j) for j in js] for lab, js in test_jobs.items()}
-    require_seeds({lab: len(v) for lab, v in final_test.items()}, q, "likelihood (test)")
+    final_test = {lab: [h.run(j) for j, t in zip(js, final_train[lab]) if not failed(t)] for lab, js in test_jobs.items()}
+    require_seeds({lab: len(v) for lab, v in final_jobs.items()}, q, "likelihood (test)")
 
     text = render(plan, cands, screen_train, screen_val, finals, final_train, final_test, crosscheck, cmd, seeds)
     if q:

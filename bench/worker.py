@@ -567,16 +567,20 @@ def pythae_train_budget(a: dict[str, Any]) -> dict[str, Any]:
         else:
             cfg = BaseTrainerConfig(**common, **({} if trainer["lr"] is None else {"learning_rate": trainer["lr"]}))
         pipe = TrainingPipeline(model=model, training_config=cfg)
-        stopped = False
+        stopped, diverged = False, None
         try:
             pipe(train_data=train_set, eval_data=x_val, callbacks=[Budget()])
         except BudgetSpent:
             stopped = True
+        except ArithmeticError as err:  # pythae raises on a NaN loss and drops the run; we keep its best
+            diverged = f"{err} (in epoch {len(epochs) + 1})"  # model so far, and say so
+            if getattr(pipe.trainer, "_best_model", None) is None:
+                raise
         best = pipe.trainer._best_model
         torch.save({k: v.detach().cpu() for k, v in best.state_dict().items()}, a["out"])
     import pythae
 
-    return {"stopped_by_budget": stopped, "epochs": epochs, "n_epochs": len(epochs),
+    return {"stopped_by_budget": stopped, "diverged": diverged, "epochs": epochs, "n_epochs": len(epochs),
             "train_s": epochs[-1]["elapsed_s"] if epochs else None, "until_trained_s": time.perf_counter() - t_start,
             "n_train": int(grey.shape[0]), "pythae_version": getattr(pythae, "__version__", None),
             "torch_threads": torch.get_num_threads(), "batch_size": trainer["batch"],

@@ -119,7 +119,7 @@ def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(tmp_path
         assert "`VAE/same`" in text and "`vae` ↔ `VAE`" in text
         assert any(r["figures"].get("estimator") == "bench/worker.py iw_nll" for r in scores)
     else:
-        assert "only one library ran" in text
+        assert "only one library has a final candidate" in text
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "] run " not in second.stderr  # every run was found in the results file
@@ -172,3 +172,41 @@ def test_pythae_side_prior_and_flow_densities():
     assert out["vamp_diff"] < 1e-4 and out["normal_diff"] < 1e-4
     assert out["VAE_IAF"] < 1e-3 and out["VAE_LinNF"] < 1e-3
     assert out["VAE_IAF_finite"] and out["VAE_LinNF_finite"]
+
+
+# --------------------------------------------------------------------------- failures are reported, not fatal
+MACHINE = {"cpu_model": "test", "cores": 2, "threads": 1, "torch": {"vaekit": "x"}, "python": "3", "platform": "t"}
+
+
+def test_a_failed_run_is_recorded_and_reported_without_stopping_the_rest(tmp_path):
+    from harness import Harness, Job
+
+    h = Harness(tmp_path / "r.jsonl", threads=1, pythons={"vaekit": sys.executable}, quick=True, machine=MACHINE,
+                work=tmp_path / "w")
+    job = Job("likelihood-train", "pythae", 0, {"cand": "pythae:VAE/same"}, fn=lambda ctx: None,
+              artifacts=[str(tmp_path / "never-written.pt")])
+    job.fn = bl.tolerant(job, lambda ctx: ctx.process([sys.executable, "-c", "raise SystemExit('diverged: NaN')"]))
+    rec = h.run(job, need_artifacts=True)
+    assert "diverged: NaN" in rec["figures"]["failed"] and rec["artifacts"] == []
+    assert h.run(job, need_artifacts=True) is rec and h.ran == 1  # not re-run in the same or a later invocation
+    assert bl.failed(rec) and not bl.failed({"figures": {"nll": 1.0}})
+
+    def run(label, seed, **fig):
+        return {"key": f"{label}-{seed}", "seed": seed, "figures": fig, "load_before": [1.0], "load_after": [1.2]}
+
+    train_ok = {"n_epochs": 3, "epoch_s": [2.0, 1.0, 1.1], "train_s": 4.1}
+    plan = bl.Plan(h, 5.0, 10, 50, 50, 512, 1, None)
+    cands = [bl.Candidate("vaekit", "vae"), bl.Candidate("pythae", "VAE/same"), bl.Candidate("pythae", "VAE_LinNF/same")]
+    screen_train = {"vaekit:vae": run("a", 0, **train_ok), "pythae:VAE/same": run("b", 0, failed="NaN loss"),
+                    "pythae:VAE_LinNF/same": run("c", 0, **train_ok, diverged="NaN detected (in epoch 3)")}
+    screen_val = {"vaekit:vae": run("d", 0, nll=300.0, split="val"),
+                  "pythae:VAE_LinNF/same": run("e", 0, nll=290.0, split="val", planar_noninvertible_layers=2)}
+    sel = bl.top_two({"vaekit:vae": [{"split": "val", "neg_nll": -300.0, "train_s": 4.1}]})
+    finals = dict(sel)
+    final_train = {"vaekit:vae": [run("a", 0, **train_ok), run("f", 1, failed="killed")]}
+    final_test = {"vaekit:vae": [run("g", 0, nll=301.0, split="test")]}
+    text = bl.render(plan, cands, screen_train, screen_val, finals, final_train, final_test, None, "cmd", 2)
+    assert "**failed** (below)" in text and "`pythae:VAE/same` (training): NaN loss" in text
+    assert "† pythae's planar flows" in text and "‡ pythae stopped these runs" in text
+    assert "(1 seed(s) failed)" in text and "301.00" in text
+    assert "only one library has a final candidate" in text  # pythae: none eligible, no headline

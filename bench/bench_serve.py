@@ -14,6 +14,10 @@ repetition starts a fresh `vaekit serve RUN --port 0` subprocess and measures, f
   bounded queue) are counted separately and are not decodes.
 * floor: the same decode + PNG encoding called in this process without HTTP (model.decode at
   one code, then the PNG the endpoint returns), p50 per call — what the HTTP layer adds on top.
+* server CPU: the server process's user + system CPU time (/proc/PID/stat) during the 8-client
+  run, per request answered. Less sensitive to other processes than wall time: 1000 / (CPU ms)
+  is the rate one idle core could sustain for the server alone (the server is one process, and
+  the GIL keeps its Python on one core at a time).
 
 The clients run on the same 2 cores as the server, so they compete with it; that is part of what
 is measured (the issue's setting: "on 2 cores"). The 1-minute load average before and after each
@@ -64,8 +68,9 @@ def server_code() -> str:
 
 def settings(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"warmup": 20, "requests": 100, "seconds": 1.0, "clients": CLIENTS, "floor_calls": 50}
-    return {"warmup": 200, "requests": 2000, "seconds": 10.0, "clients": CLIENTS, "floor_calls": 2000}
+        return {"warmup": 20, "requests": 100, "seconds": 1.0, "clients": CLIENTS, "floor_calls": 50, "metrics": 2}
+    # metrics 2: + the server's CPU time per request
+    return {"warmup": 200, "requests": 2000, "seconds": 10.0, "clients": CLIENTS, "floor_calls": 2000, "metrics": 2}
 
 
 def env() -> dict[str, str]:
@@ -158,7 +163,14 @@ def measure_latency(port: int, codes: list[list[float]], warmup: int) -> dict[st
     return {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "mean_ms": statistics.fmean(times), "n": len(times)}
 
 
-def measure_throughput(port: int, codes: list[list[float]], seconds: float, clients: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def measure_throughput(port: int, codes: list[list[float]], seconds: float, clients: int,
+                       server_pid: int | None = None) -> dict[str, float]:
     ok, refused, lat = [0] * clients, [0] * clients, [[] for _ in range(clients)]
     start = threading.Barrier(clients + 1)
     stop_at = [0.0]
@@ -183,14 +195,18 @@ def measure_throughput(port: int, codes: list[list[float]], seconds: float, clie
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
     for t in threads:
         t.start()
+    cpu_begin = cpu_seconds(server_pid) if server_pid else None
     t_begin = time.perf_counter()  # the workers are connected and wait at the barrier
     stop_at[0] = t_begin + seconds
     start.wait()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t_begin
+    server_cpu = None if cpu_begin is None else cpu_seconds(server_pid) - cpu_begin
     all_lat = [v for per in lat for v in per]
+    done = sum(ok) + sum(refused)
     return {"decodes_per_s": sum(ok) / elapsed, "refused": sum(refused), "elapsed_s": elapsed,
+            "server_cpu_ms_per_request": None if server_cpu is None or not done else 1000 * server_cpu / done,
             "loaded_p50_ms": pct(all_lat, 50), "loaded_p95_ms": pct(all_lat, 95)}
 
 
@@ -221,7 +237,7 @@ def repetition(run: Path, rep: int, cfg: dict[str, Any], http: str) -> dict[str,
         info = Client(server.port).get_json("/api/runs/0")
         codes = sweep(info, cfg["warmup"] + cfg["requests"])
         latency = measure_latency(server.port, codes, cfg["warmup"])
-        rate = measure_throughput(server.port, codes, cfg["seconds"], cfg["clients"])
+        rate = measure_throughput(server.port, codes, cfg["seconds"], cfg["clients"], server.proc.pid)
     finally:
         server.stop()
     floor = measure_floor(run, cfg["floor_calls"])
@@ -245,6 +261,11 @@ def render(records: list[dict[str, Any]], run_cmd: str, command: str, quick: boo
         ["refused (503) under load", str(sum(int(r["refused"]) for r in records)), "", ""],
         ["floor: decode + PNG in-process, p50 (ms)", floor.fmt(3), "", ""],
     ]
+    cpu = [r.get("server_cpu_ms_per_request") for r in records]
+    if all(v is not None for v in cpu):
+        cpu_stat = Stat.of(cpu)
+        rows.insert(5, ["server CPU time per request under 8 clients (ms)", cpu_stat.fmt(3), "", ""])
+        rows.insert(6, ["→ decodes/s one idle core could serve (1000 / CPU ms)", Stat.of(1000 / v for v in cpu).fmt(0), "", ""])
     note = (f"1-min load average around the runs {min(loads):.2f}–{max(loads):.2f}" if loads else "load not recorded")
     head = "**Measured under load** (other engineers' jobs on the same 2 cores): " if under else ""
     return "\n".join([

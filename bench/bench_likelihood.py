@@ -319,7 +319,15 @@ def status_text(plan: Plan, jobs: dict[str, list[Job]], cmd: str) -> str:
     lines = [f"**Not generated yet: the full run is not complete** ({n_missing} of "
              f"{sum(len(v) for v in jobs.values())} jobs below still missing in "
              f"`{os.path.relpath(plan.h.store.path, ROOT)}`{later}). No figure here is a result. "
-             f"Command (on an idle machine; it resumes): `{cmd}`.", ""]
+             f"Command (on an idle machine; it resumes): `{cmd}`.", "",
+             "What it measures: every vaekit recipe of the variant zoo and pythae 0.1.2's VAE, IWAE, VAMP, BetaVAE, "
+             "BetaTCVAE, FactorVAE, VAE_IAF and VAE_LinNF (each with vaekit's net and with pythae's defaults) get the "
+             "same wall-clock training budget on dynamically binarised Fashion-MNIST; the IW-k NLL of the "
+             "best-on-validation weights is measured on the same binarised images for both libraries (`vaekit "
+             "evaluate`; for pythae a Burda et al. 2015 estimator in `bench/worker.py`, checked against `vaekit "
+             "evaluate`); the two best of each library on validation get 3 seeds and the test split once; the headline "
+             "goal is vaekit's best ≥ 5 nats better than pythae's best, and each matching pair's s/epoch ≥ 1.2× pythae's "
+             "(bench/bench_likelihood.py, docstring).", ""]
     rows = []
     for name, js in jobs.items():
         rows.append([name, f"{len(done[name])} / {len(js)}", ", ".join(j.label for j in missing[name]) or "—"])

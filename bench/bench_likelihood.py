@@ -514,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     test_limit = args.test_limit or (50 if q else None)
     if min(budget, k, seeds, val_limit, test_limit or 1, args.threads) <= 0:
         raise SystemExit("bench_likelihood: --budget, --k, --seeds, --val-limit, --test-limit and --threads must be positive")
+    if not q and seeds < 3:
+        raise SystemExit("bench_likelihood: the protocol needs >= 3 seeds for the final runs (only --quick may use fewer)")
     pythae_py = None if args.no_pythae else (args.pythae_python or default_pythae_python())
     if not args.no_pythae and not pythae_py:
         raise SystemExit("bench_likelihood: no pythae venv found (run bench/setup_pythae.sh, set $PYTHAE_PYTHON, "

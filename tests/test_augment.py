@@ -74,3 +74,20 @@ def test_cli_augment_table_csv(tmp_path, capsys):
         rows = list(csv.reader(fh))
     assert len(rows) == 9 and rows[0][-1] == "diagnosis" and rows[0][0] == "mean radius"
     assert {r[-1] for r in rows[1:]} <= {"0", "1"}
+
+
+@pytest.mark.slow  # ~10 s of CPU; the functions it drives are covered by the fast tests above
+def test_augment_bench_quick(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import cli_env
+
+    root = Path(__file__).resolve().parents[1]
+    docs = tmp_path / "quick.md"
+    proc = subprocess.run([sys.executable, str(root / "bench" / "bench_augment.py"), "--quick", "--results",
+                           str(tmp_path / "r.jsonl"), "--docs", str(docs)], env=cli_env(), capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "<!-- bench:augment -->" in docs.read_text() and '"split": "test"' in (tmp_path / "r.jsonl").read_text()

@@ -89,3 +89,20 @@ def test_cli_blend_and_restyle(cvae_run, tmp_path, capsys):
         assert main([*args, "-o", str(bad)]) == 2, args
         assert "vaekit: error:" in capsys.readouterr().err
         assert not bad.exists()
+
+
+@pytest.mark.slow  # ~10 s of CPU; the functions it drives are covered by the fast tests above
+def test_blend_bench_quick(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import cli_env
+
+    root = Path(__file__).resolve().parents[1]
+    docs = tmp_path / "quick.md"
+    proc = subprocess.run([sys.executable, str(root / "bench" / "bench_blend.py"), "--quick", "--results",
+                           str(tmp_path / "r.jsonl"), "--docs", str(docs)], env=cli_env(), capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "<!-- bench:blend -->" in docs.read_text() and '"split": "test"' in (tmp_path / "r.jsonl").read_text()

@@ -116,3 +116,26 @@ def test_cli_impute(bc_run, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code in (1, 2) and "vaekit: error:" in err, (args, err)
     assert out.read_bytes() == before
+
+
+def test_categorical_cells_get_a_known_category(tmp_path):
+    """A table with a text column: missing categories are filled with one of the column's own
+    categories, here predictable from a numeric column (red rows are large, blue rows small)."""
+    rng = np.random.default_rng(0)
+    n = 300
+    colour = rng.choice(["red", "blue"], n)
+    size = np.where(colour == "red", 10.0, -10.0) + rng.normal(0, 1, n)
+    other = rng.normal(0, 1, n)
+    lines = ["size,colour,other"] + [f"{s:.4f},{c},{o:.4f}" for s, c, o in zip(size, colour, other)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    run_dir = tmp_path / "run"
+    vaekit.train("vae", data=f"csv:{tmp_path / 't.csv'}", epochs=30, out=str(run_dir), echo=None, progress=False,
+                 report=False, overrides=["model.latent_dim=2"])
+    run = vaekit.load(run_dir)
+    holes = ["size,colour,other", "9.5,,0.1", "-10.2,NA,1.0", ",red,0.3", "11.0,?,"]
+    (tmp_path / "h.csv").write_text("\n".join(holes) + "\n")
+    result = impute_table(run, read_table_with_missing(tmp_path / "h.csv"), n=8, steps=30)
+    filled = result.table
+    assert list(filled.column("colour")[:2]) == ["red", "blue"]
+    assert filled.column("colour")[2] == "red" and float(filled.column("size")[2]) > 3  # red rows are large
+    assert result.stats["cells"] == 5

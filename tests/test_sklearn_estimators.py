@@ -112,3 +112,20 @@ def test_transformer_in_pipeline_and_grid_search(digits, tmp_path):
         VAETransformer(n_components=3, run=emb.run_dir_).fit(X)
     with pytest.raises(ValueError, match="features"):
         emb.inverse_transform(np.zeros((2, 3)))
+
+
+@pytest.mark.slow  # ~10 s of CPU; the functions it drives are covered by the fast tests above
+def test_embeddings_bench_quick(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import cli_env
+
+    root = Path(__file__).resolve().parents[1]
+    docs = tmp_path / "quick.md"
+    proc = subprocess.run([sys.executable, str(root / "bench" / "bench_embeddings.py"), "--quick", "--results",
+                           str(tmp_path / "r.jsonl"), "--docs", str(docs)], env=cli_env(), capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "<!-- bench:embeddings -->" in docs.read_text() and '"split": "test"' in (tmp_path / "r.jsonl").read_text()

@@ -139,7 +139,7 @@ def _start(model: torch.nn.Module, x: torch.Tensor, observed: torch.Tensor, c: t
     return torch.where(observed, x, guess)
 
 
-def _refresh(px: Distribution, xh: torch.Tensor, x: torch.Tensor, observed: torch.Tensor, fill: str) -> torch.Tensor:
+def _refresh(px: Distribution, x: torch.Tensor, observed: torch.Tensor, fill: str) -> torch.Tensor:
     new = px.mean if fill == "mean" else px.sample()
     return torch.where(observed, x, new.to(x.dtype))
 
@@ -161,7 +161,7 @@ def complete(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Run one chain per row of ``x`` (B, *shape) with mask ``observed`` (B, *shape); returns the
     completed batch (B, *shape) (observed values exactly as given) and statistics (for
-    ``metropolis-gibbs`` the acceptance rate over all chains and steps)."""
+    ``metropolis-within-gibbs`` the acceptance rate over all chains and steps)."""
     method = ALIASES.get(method, method)
     if method not in METHODS:
         raise InpaintError(f"unknown inpainting method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -180,7 +180,7 @@ def complete(
         for _ in range(steps):
             q = model.encode(xh, c)
             z = _draw(q, gen)
-            xh = _refresh(model.decode(z, c), xh, x, observed, fill)
+            xh = _refresh(model.decode(z, c), x, observed, fill)
         return xh.cpu(), {"steps": steps}
     # Metropolis-within-Gibbs. State: z (B, L) and the log-target log p(x_o|z) + log p(z) at z.
     prior = model.prior(model.condition(c))
@@ -204,7 +204,7 @@ def complete(
         z = torch.where(accept[:, None], prop, z)
         log_target = torch.where(accept, log_target_prop, log_target)
         px = model.decode(z, c)
-        xh = _refresh(px, xh, x, observed, fill)
+        xh = _refresh(px, x, observed, fill)
     return xh.cpu(), {"steps": steps, "acceptance": accepted / (steps * b)}
 
 

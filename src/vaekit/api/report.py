@@ -49,6 +49,8 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
         raise RunDirError(f"{run_dir / rundir.METRICS} has no finished epoch; train the run before writing its report")
     x_test = eval_view(test.x, cfg.data)
     n_test = int(x_test.shape[0])
+    if not getattr(model, "GENERATIVE", True):
+        return _classifier_report(run, x_test, test.y, history, say)
     gen = torch.Generator().manual_seed(cfg.train.seed)
     is_image = len(run.shape) == 3
     conditional = int(getattr(model, "cond_dim", 0) or 0)
@@ -105,6 +107,39 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
             (run_dir / f"{stem}.png").unlink(missing_ok=True)
     write_text_atomic(run_dir / rundir.REPORT, _markdown(run, history, metrics, is_image, made, n_test, table))
     say(f"Report: wrote {run_dir / rundir.REPORT}")
+    return metrics
+
+
+def _classifier_report(run: Any, x_test: torch.Tensor, y_test: torch.Tensor | None, history: list[dict[str, Any]],
+                       say: Callable[[str], None]) -> dict[str, Any] | None:
+    """A classifier stage's report: curves, test accuracy, per-class accuracy and confusion matrix."""
+    from vaekit.tasks.classify import classifier_metrics
+
+    say("Report: training curves...")
+    plot_curves(history, run.path / "curves.png")
+    metrics = classifier_metrics(run.model, x_test, y_test) if len(x_test) else None
+    best = min(history, key=lambda m: m["val_loss"])
+    lines = [f"# vaekit run `{run.path.name}` (classifier)", "",
+             f"Dataset **{run.dataset['name']}**; model: {spec_text(run.config.model)}; "
+             f"{sum(p.numel() for p in run.model.parameters()):,} parameters.",
+             f"Trained {history[-1]['epoch']} epochs; best validation cross-entropy {best['val_loss']:.4f} nats at epoch "
+             f"{best['epoch']} (these weights are `model.safetensors`).", ""]
+    if metrics is not None:
+        lines += ["## Test metrics", "", f"Accuracy **{metrics['accuracy']:.4f}**, cross-entropy "
+                  f"{metrics['cross_entropy']:.4f} nats/example on {metrics['n_examples']:,} test examples.", "",
+                  "| class | accuracy |", "|---|---|",
+                  *[f"| {i} | {v:.3f} |" for i, v in enumerate(metrics["per_class_accuracy"])], "",
+                  "Confusion matrix (rows: true class, columns: predicted):", "", "```",
+                  *[" ".join(f"{v:5d}" for v in row) for row in metrics["confusion_matrix"]], "```", ""]
+    lines += ["![curves](curves.png)", "",
+              "Use it as the feature net of sample-quality metrics: `vaekit evaluate RUN --fid --feature-net "
+              f"{run.path}` (its penultimate layer; not an Inception FID).", ""]
+    for stem in ("samples", "reconstructions", "interpolation", "latent_map", "columns", "correlations"):
+        (run.path / f"{stem}.png").unlink(missing_ok=True)
+    write_text_atomic(run.path / rundir.REPORT, "\n".join(lines))
+    say(f"Report: wrote {run.path / rundir.REPORT}")
+    if metrics is not None:
+        metrics["classifier"] = True
     return metrics
 
 

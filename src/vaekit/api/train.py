@@ -103,9 +103,14 @@ def parents_data(config: Config) -> Config:
 
 
 def format_epoch(row: dict[str, Any], total: int) -> str:
+    if "train_accuracy" in row:  # a classifier: cross-entropy (nats) and accuracy
+        middle = (f"loss {row['train_loss']:.3f}  acc {row['train_accuracy']:.3f}  val {row['val_loss']:.3f}  "
+                  f"val acc {row.get('val_accuracy', float('nan')):.3f}")
+    else:
+        middle = (f"loss {row['train_loss']:.1f}  recon {row['train_recon']:.1f}  KL {row['train_kl']:.1f}  "
+                  f"val {row['val_loss']:.1f}")
     return (
-        f"Epoch {row['epoch']}/{total}  loss {row['train_loss']:.1f}  recon {row['train_recon']:.1f}  "
-        f"KL {row['train_kl']:.1f}  val {row['val_loss']:.1f}  ({row['samples_per_s']:,.0f} samples/s)"
+        f"Epoch {row['epoch']}/{total}  {middle}  ({row['samples_per_s']:,.0f} samples/s)"
         + (f"  [{row['skipped_steps']} non-finite steps skipped]" if row["skipped_steps"] else "")
     )
 
@@ -129,6 +134,9 @@ class Interrupted(KeyboardInterrupt):
 
 
 def format_test_metrics(ev: dict[str, Any]) -> str:
+    if "accuracy" in ev:
+        return (f"Test ({ev['n_examples']:,} examples): accuracy {ev['accuracy']:.4f}, "
+                f"cross-entropy {ev['cross_entropy']:.4f} nats")
     return (f"Test ({ev['n_examples']:,} examples, k={ev['k']}): NLL {ev['nll']:.2f} nats, "
             f"ELBO {ev['elbo']:.2f} nats, {ev['bits_per_dim']:.4f} bits/dim"
             + (f"\nNote: {ev['note']}." if ev.get("note") else ""))

@@ -20,14 +20,20 @@ def _pyplot():
 
 
 def plot_curves(metrics: list[dict[str, Any]], path: Path) -> None:
-    """Loss, reconstruction and KL per epoch (train and validation), nats per example."""
+    """Loss, reconstruction and KL per epoch (train and validation), nats per example; for a
+    classifier, cross-entropy and accuracy."""
     plt = _pyplot()
     epochs = [m["epoch"] for m in metrics]  # with one epoch each curve is a single marker
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for ax, key, title in zip(axes, ["loss", "recon", "kl"], ["loss (-ELBO)", "reconstruction", "KL"]):
+    if "train_accuracy" in metrics[0]:
+        panels = [("loss", "cross-entropy (nats/example)"), ("accuracy", "accuracy")]
+    else:
+        panels = [("loss", "loss (-ELBO) (nats/example)"), ("recon", "reconstruction (nats/example)"),
+                  ("kl", "KL (nats/example)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
+    for ax, (key, title) in zip(axes, panels):
         ax.plot(epochs, [m[f"train_{key}"] for m in metrics], marker="o", ms=3, label="train")
         ax.plot(epochs, [m[f"val_{key}"] for m in metrics], marker="o", ms=3, label="validation")
-        ax.set_title(f"{title} (nats/example)")
+        ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0].legend()

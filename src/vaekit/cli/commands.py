@@ -51,9 +51,21 @@ def train(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    if args.fid:
+        return _evaluate_fid(args)
+    if args.feature_net:
+        raise _usage("--feature-net goes with --fid")
     from vaekit.api import evaluate as run_eval
 
     m = run_eval(_load(args), split=args.split, k=args.k, limit=args.limit, seed=args.seed, data=args.data)
+    if "accuracy" in m:  # a classifier run
+        rows = [["accuracy", f"{m['accuracy']:.4f}", "fraction of examples classified correctly"],
+                ["cross-entropy", f"{m['cross_entropy']:.4f}", "nats/example, -log p(y|x)"],
+                ["per-class accuracy", " ".join(f"{v:.2f}" for v in m["per_class_accuracy"]), "classes 0, 1, ..."],
+                ["examples", f"{m['n_examples']:,}", f"{m['split']} split of {m['dataset']}"]]
+        _console().print(_table(f"Evaluation of {args.run}", ["metric", "value", "meaning"], rows))
+        print(f"Wrote {Path(args.run) / 'eval.json'}")
+        return 0
     rows = [
         ["ELBO", f"{m['elbo']:.3f}", "nats/example, k-sample estimate of E_q[log p(x,z) - log q(z|x)]"],
         ["recon", f"{m['recon']:.3f}", "nats/example, E_q[-log p(x|z)]"],
@@ -67,6 +79,30 @@ def evaluate(args: argparse.Namespace) -> int:
     if m.get("note"):
         print(f"Note: {m['note']}.")
     print(f"Wrote {Path(args.run) / 'eval.json'}")
+    return 0
+
+
+def _evaluate_fid(args: argparse.Namespace) -> int:
+    import json
+
+    from vaekit.artifacts.load import load
+    from vaekit.core.atomic import write_text_atomic
+    from vaekit.tasks.fid import run_sample_quality
+
+    if not args.feature_net:
+        raise _usage("--fid needs --feature-net DIR: a classifier run on the same data, e.g. "
+                     "`vaekit train --recipe classifier --data fashion-mnist --out runs/classifier` (no pretrained "
+                     "Inception network is downloaded)")
+    run = _load(args)
+    m = run_sample_quality(run, load(args.feature_net), n=args.fid_samples, seed=args.seed, split=args.split)
+    rows = [["FID", f"{m['fid']:.3f}", "Fréchet distance of the feature Gaussians (lower is better)"],
+            ["precision", f"{m['precision']:.3f}", f"samples inside the real data's {m['k']}-NN balls"],
+            ["recall", f"{m['recall']:.3f}", f"real examples inside the samples' {m['k']}-NN balls"],
+            ["examples", f"{m['n_generated']:,} / {m['n_real']:,}", f"samples ({m['samples']}) / {m['split']} split"]]
+    _console().print(_table(f"Sample quality of {args.run} — features of classifier {args.feature_net}, not Inception",
+                            ["metric", "value", "meaning"], rows))
+    write_text_atomic(Path(args.run) / "fid.json", json.dumps(m, indent=2) + "\n")
+    print(f"Wrote {Path(args.run) / 'fid.json'}")
     return 0
 
 

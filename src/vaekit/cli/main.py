@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, metavar="N", help="evaluate the first N examples only")
     p.add_argument("--data", metavar="NAME", help="evaluate on another dataset of the same shape")
     p.add_argument("--seed", type=int, default=0, help="random seed of the importance samples (default 0)")
+    p.add_argument("--fid", action="store_true",
+                   help="sample quality instead: Fréchet distance, precision and recall (Kynkäänniemi et al. 2019) "
+                        "between --fid-samples samples and the split, in the features of --feature-net; writes DIR/fid.json")
+    p.add_argument("--feature-net", metavar="DIR",
+                   help="with --fid: a classifier run on the same data (`vaekit train --recipe classifier --data D`)")
+    p.add_argument("--fid-samples", type=int, default=10_000, metavar="N", help="with --fid: samples drawn (default 10000)")
     p.set_defaults(func=commands.evaluate)
 
     p = sub.add_parser("sample", help="generate from the prior",

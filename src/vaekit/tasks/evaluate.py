@@ -48,6 +48,10 @@ def evaluate_run(
     x, y = split_data(run, split, data)
     if limit is not None:
         x, y = x[:limit], (None if y is None else y[:limit])
+    if not getattr(run.model, "GENERATIVE", True):  # a classifier stage: accuracy, not likelihoods
+        from vaekit.tasks.classify import classifier_metrics
+
+        return {**classifier_metrics(run.model, x, y), "split": split, "dataset": data or run.config.data.name}
     result = evaluate_tensor(run.model, x, y=y, k=k, batch_size=batch_size, chunk=chunk, seed=seed)
     likelihood = run.config.model.get("likelihood", {})
     result.update(split=split, dataset=data or run.config.data.name, binarized=run.config.data.binarize != "none",

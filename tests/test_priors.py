@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.distributions import MixtureSameFamily, Normal
+
+from vaekit.parts.mixture import DiagonalGaussianMixture
+from torch.distributions import Normal
 
 from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
@@ -46,7 +48,7 @@ def _log_mean_exp(log_dens: torch.Tensor) -> torch.Tensor:
 def test_vamp_log_prob_is_the_log_mean_exp_of_the_posterior_at_the_pseudo_inputs() -> None:
     model = _model({"name": "vamp", "components": 7})
     p = model.prior()
-    assert isinstance(p, MixtureSameFamily) and p.batch_shape == () and p.event_shape == (L,)
+    assert isinstance(p, DiagonalGaussianMixture) and p.batch_shape == () and p.event_shape == (L,)
     z = torch.randn(4, 5, L) * 2  # (S, B, L)
     mu, sigma = _vamp_components(model)  # (K, L)
     comp = Normal(mu, sigma).log_prob(z[..., None, :]).sum(-1)  # (S, B, K)
@@ -79,7 +81,7 @@ def test_sampling_is_seeded_and_temperature_zero_gives_component_means(prior: di
         t0 = model.prior.sample(50, generator=gen(1), temperature=0.0)
         t0_again = model.prior.sample(50, generator=gen(1), temperature=0.0)
         hot = model.prior.sample(50, generator=gen(1), temperature=2.0)
-        means = model.prior().component_distribution.mean  # (K, L)
+        means = model.prior().loc  # (K, L)
     assert a.shape == (50, L) and torch.equal(a, b) and not torch.equal(a, c)
     assert torch.equal(t0, t0_again)
     match = torch.isclose(t0[:, None, :], means[None], atol=1e-6).all(-1)  # (n, K)
@@ -132,7 +134,7 @@ def test_vamp_with_a_flow_posterior_uses_the_base_gaussian_at_the_pseudo_inputs(
     out = model(x, samples=2)
     assert out.latents[0].analytic_kl is None and torch.isfinite(out.latents[0].log_p).all()
     mu, sigma = _vamp_components(model)
-    comp = model.prior().component_distribution.base_dist
+    comp = model.prior()
     torch.testing.assert_close(comp.loc, mu)
     torch.testing.assert_close(comp.scale, sigma)
 
@@ -205,3 +207,25 @@ def test_recipe_trains_saves_loads_and_evaluates(recipe: str, tmp_path: Path) ->
         a = run.model.sample(3, generator=torch.Generator().manual_seed(0))
         b = fresh.model.sample(3, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b) and torch.isfinite(a).all()
+
+
+@pytest.mark.parametrize("per_example", [False, True])
+def test_mixture_log_density_matches_torch_mixture(per_example: bool) -> None:
+    from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+
+    from vaekit.parts.mixture import DiagonalGaussianMixture
+
+    torch.manual_seed(0)
+    shape = (6, 7, 3) if per_example else (7, 3)  # (B, K, L) or (K, L)
+    loc, scale = torch.randn(shape) * 3, torch.rand(shape) * 2 + 0.01  # sharp and broad components
+    logits = torch.randn(shape[:-1])
+    at_means = loc[:, 0, :].unsqueeze(0) if per_example else loc[:1].expand(1, 6, 3)  # z exactly at a component mean
+    z = torch.cat([torch.randn(4, 6, 3) * 3, at_means])
+    ref = MixtureSameFamily(Categorical(logits=logits), Independent(Normal(loc, scale), 1)).log_prob(z)
+    ours = DiagonalGaussianMixture(loc, scale, logits).log_prob(z)
+    assert ours.shape == ref.shape and torch.allclose(ours, ref, atol=1e-4, rtol=1e-5)
+    # gradients reach the components and z
+    loc.requires_grad_(True)
+    z.requires_grad_(True)
+    DiagonalGaussianMixture(loc, scale, logits).log_prob(z).sum().backward()
+    assert torch.isfinite(loc.grad).all() and torch.isfinite(z.grad).all()

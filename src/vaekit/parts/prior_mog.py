@@ -1,6 +1,6 @@
 """A learned mixture-of-Gaussians prior p(z) = sum_k pi_k N(z; mu_k, diag sigma_k^2).
 
-    logits (K,) --softmax--> pi;   mu (K, L), log sigma (K, L)   ->   MixtureSameFamily, event (L,)
+    logits (K,) --softmax--> pi;   mu (K, L), log sigma (K, L)   ->   DiagonalGaussianMixture, event (L,)
 
 No closed-form KL(q || p) exists, so objectives use the Monte-Carlo estimate log q(z|x) - log p(z)
 recorded where z was drawn (``analytic_kl`` returns None). Means start as N(0, 1) draws (from the
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, MixtureSameFamily, Normal
+from torch.distributions import Distribution
 
 from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
+from vaekit.parts.mixture import DiagonalGaussianMixture
 from vaekit.parts.registries import PRIORS
 
 
@@ -38,8 +39,7 @@ class MixtureOfGaussiansPrior(nn.Module):
 
     def forward(self, cond: torch.Tensor | None = None) -> Distribution:
         """p(z): batch (), event (L,); ``cond`` is accepted for a uniform interface and ignored."""
-        comp = Independent(Normal(self.loc, self._scale(), validate_args=False), 1)
-        return MixtureSameFamily(Categorical(logits=self.logits, validate_args=False), comp, validate_args=False)
+        return DiagonalGaussianMixture(self.loc, self._scale(), self.logits)
 
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,

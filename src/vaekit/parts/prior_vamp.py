@@ -4,7 +4,7 @@ pseudo-inputs,
     p(z) = (1/K) sum_k q(z | u_k),        u_k (K, *shape) learned parameters
 
     u (K, *shape) --model.encoder--> h (K, F) --model.posterior--> N(mu_k, sigma_k) (K, L)
-                                                                 -> MixtureSameFamily, event (L,)
+                                                                 -> DiagonalGaussianMixture, event (L,)
 
 The encoder and posterior are the model's (gradients of log p(z) reach them, as in the paper);
 the model hands itself over once it is built (``attach``) and the prior keeps a plain reference,
@@ -28,10 +28,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, MixtureSameFamily, Normal
+from torch.distributions import Distribution, Normal
 
 from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
+from vaekit.parts.mixture import DiagonalGaussianMixture
 from vaekit.parts.registries import PRIORS
 
 
@@ -84,9 +85,7 @@ class VampPrior(nn.Module):
     def forward(self, cond: torch.Tensor | None = None) -> Distribution:
         """p(z) (or p(z|c)): batch () (or (B,)), event (L,); uniform weights 1/K."""
         loc, scale = self._components(cond)
-        comp = Independent(Normal(loc, scale, validate_args=False), 1)
-        logits = torch.zeros(loc.shape[:-1], device=loc.device, dtype=loc.dtype)
-        return MixtureSameFamily(Categorical(logits=logits, validate_args=False), comp, validate_args=False)
+        return DiagonalGaussianMixture(loc, scale, torch.zeros(loc.shape[:-1], device=loc.device, dtype=loc.dtype))
 
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,

@@ -8,6 +8,6 @@ averaged over the batch: ``loss`` (the bound being reported, e.g. -ELBO), ``reco
 """
 
 from vaekit.objectives.registry import MAIN_STEP, OBJECTIVES, Objective, StepSpec, build_objective
-from vaekit.objectives import capacity, classification, elbo, factor, iwae, tc  # noqa: F401  (registration)
+from vaekit.objectives import capacity, classification, elbo, factor, iwae, tc, vae_gan  # noqa: F401  (registration)
 
 __all__ = ["MAIN_STEP", "OBJECTIVES", "Objective", "StepSpec", "build_objective"]

@@ -8,7 +8,9 @@ Training minimises  mean_B[-log p(x|z)] + beta_t * KL_term + aux, where
   latent dimension, batch-averaged) or mean_B KL when lambda = 0. KL is analytic where torch
   registers a closed form, otherwise the one-sample estimate log q(z|x) - log p(z) recorded
   where z was drawn (flows, mixture priors);
-* aux = every auxiliary loss the model reports (``Output.aux``), e.g. a VQ commitment term.
+* aux = every auxiliary loss the model reports (``Output.aux``), e.g. a VQ commitment term;
+* perceptual = the weighted perceptual terms of ``objective.perceptual`` (SSIM, MS-SSIM, a
+  classifier's features; :mod:`vaekit.parts.perceptual`), logged as ``perceptual``.
 The reported ``loss`` is always the plain -ELBO (recon + kl, beta = 1); the weighted quantity
 that is actually minimised is reported as ``objective``.
 """
@@ -21,6 +23,8 @@ from torch import nn
 from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
 from vaekit.core.types import Batch, Latent, Loss, StepContext
+from vaekit.objectives.perceptual_terms import PerceptualSpecs, build_terms
+from vaekit.objectives.perceptual_terms import penalty as perceptual_penalty
 from vaekit.objectives.registry import MAIN_STEP, OBJECTIVES, Objective
 
 
@@ -37,8 +41,10 @@ def kl_term(latent: Latent, free_bits: float) -> torch.Tensor:
 class ELBO(Objective):
     MOVED_SETTINGS = {"k": "importance samples belong to objective.name='iwae'"}
 
-    def __init__(self, ctx: BuildContext, *, beta: float = 1.0, warmup_epochs: float = 0.0, free_bits: float = 0.0) -> None:
+    def __init__(self, ctx: BuildContext, *, beta: float = 1.0, warmup_epochs: float = 0.0, free_bits: float = 0.0,
+                 perceptual: PerceptualSpecs = ()) -> None:
         super().__init__()
+        self.perceptual = build_terms(perceptual, ctx)
         for key, value in (("beta", beta), ("warmup_epochs", warmup_epochs), ("free_bits", free_bits)):
             if value < 0:
                 raise ConfigError(f"objective.{key} must be >= 0; got {value}")
@@ -57,7 +63,12 @@ class ELBO(Objective):
         penalty = sum(kl_term(latent, self.free_bits) for latent in out.latents)
         aux = out.aux_total()
         total = recon.mean() + self.kl_weight(ctx) * penalty + aux
+        extra = perceptual_penalty(self.perceptual, out, batch.x)
+        if extra is not None:
+            total = total + extra.mean()
         recon_m, kl_m = recon.mean().detach(), kl.mean().detach()
         terms = {"loss": recon_m + kl_m, "recon": recon_m, "kl": kl_m, "objective": total.detach()}
+        if extra is not None:
+            terms["perceptual"] = extra.mean().detach()
         terms.update(out.logged())
         return Loss(total=total, terms=terms)

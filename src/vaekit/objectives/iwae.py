@@ -4,7 +4,8 @@ L_k(x) = E[ log (1/k) sum_i w_i ],  log w_i = log p(x|z_i) + sum_layers (log p(z
 (:func:`~vaekit.core.types.log_weights`), z_i ~ q(z|x) i.i.d. L_1 is the ELBO and L_k increases
 monotonically towards log p(x) with k. The reported ``loss`` is -L_k; ``recon`` and ``kl`` are
 the sample averages of -log p(x|z_i) and of the KL (analytic where registered), for comparison
-with ELBO runs. Auxiliary model losses are added to what is minimised.
+with ELBO runs. Auxiliary model losses and the ``perceptual`` terms (as in the ELBO objective)
+are added to what is minimised.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from torch import nn
 from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
 from vaekit.core.types import Batch, Loss, StepContext, log_weights
+from vaekit.objectives.perceptual_terms import PerceptualSpecs, build_terms
+from vaekit.objectives.perceptual_terms import penalty as perceptual_penalty
 from vaekit.objectives.registry import MAIN_STEP, OBJECTIVES, Objective
 
 
@@ -28,11 +31,12 @@ class IWAE(Objective):
         "free_bits": "the IWAE bound is unweighted; use objective.name='elbo'",
     }
 
-    def __init__(self, ctx: BuildContext, *, k: int = 5) -> None:
+    def __init__(self, ctx: BuildContext, *, k: int = 5, perceptual: PerceptualSpecs = ()) -> None:
         super().__init__()
         if k < 1:
             raise ConfigError(f"objective.k must be at least 1; got {k}")
         self.k = k
+        self.perceptual = build_terms(perceptual, ctx)
 
     def forward(self, model: nn.Module, batch: Batch, ctx: StepContext, step: str = MAIN_STEP) -> Loss:
         out = self.run_model(model, batch, samples=self.k)
@@ -41,8 +45,13 @@ class IWAE(Objective):
         bound = torch.logsumexp(log_w, dim=0) - math.log(self.k)  # (B,)
         aux = out.aux_total()
         total = -bound.mean() + aux
+        extra = perceptual_penalty(self.perceptual, out, batch.x)
+        if extra is not None:
+            total = total + extra.mean()
         recon = -log_px.mean().detach()
         kl = out.kl().mean().detach()
         terms = {"loss": -bound.mean().detach(), "recon": recon, "kl": kl, "objective": total.detach()}
+        if extra is not None:
+            terms["perceptual"] = extra.mean().detach()
         terms.update(out.logged())
         return Loss(total=total, terms=terms)

@@ -9,13 +9,14 @@
 Importing this package registers every built-in part.
 """
 
-from vaekit.parts.registries import FLOWS, LIKELIHOODS, NETS, POSTERIORS, PRIORS
+from vaekit.parts.registries import FLOWS, LIKELIHOODS, NETS, PERCEPTUAL, POSTERIORS, PRIORS
 from vaekit.parts import flows, nets, likelihoods, posterior_gaussian, prior_normal  # noqa: F401  (registration)
-from vaekit.parts import prior_mog, prior_vamp  # noqa: F401  (registration)
+from vaekit.parts import perceptual, prior_mog, prior_vamp  # noqa: F401  (registration)
 from vaekit.parts.kl import analytic_kl, kl_divergence_per_dim
 
-REGISTRIES = {"net": NETS, "posterior": POSTERIORS, "prior": PRIORS, "likelihood": LIKELIHOODS, "flow": FLOWS}
+REGISTRIES = {"net": NETS, "posterior": POSTERIORS, "prior": PRIORS, "likelihood": LIKELIHOODS, "flow": FLOWS,
+              "perceptual": PERCEPTUAL}
 
 __all__ = [
-    "FLOWS", "LIKELIHOODS", "NETS", "POSTERIORS", "PRIORS", "REGISTRIES", "analytic_kl", "kl_divergence_per_dim",
+    "FLOWS", "LIKELIHOODS", "NETS", "PERCEPTUAL", "POSTERIORS", "PRIORS", "REGISTRIES", "analytic_kl", "kl_divergence_per_dim",
 ]

@@ -10,3 +10,5 @@ PRIORS: Registry = Registry("prior")
 LIKELIHOODS: Registry = Registry("likelihood")
 FLOWS: Registry = Registry("flow")
 """Invertible maps applied to posterior samples, each returning its log|det J|."""
+PERCEPTUAL: Registry = Registry("perceptual term")
+"""Perceptual reconstruction terms an objective may add (``objective.perceptual``)."""

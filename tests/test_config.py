@@ -366,4 +366,4 @@ def test_changing_the_data_name_keeps_other_data_settings() -> None:
 
 def test_changing_the_objective_name_drops_its_settings() -> None:
     cfg = complete_config(load_recipe("vae").with_overrides(parse_overrides(["objective.name=iwae"])))
-    assert cfg.objective == {"name": "iwae", "k": 5}
+    assert cfg.objective == {"name": "iwae", "k": 5, "perceptual": []}

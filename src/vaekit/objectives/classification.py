@@ -14,6 +14,8 @@ from vaekit.objectives.registry import MAIN_STEP, OBJECTIVES, Objective
 
 @OBJECTIVES.register("cross-entropy")
 class CrossEntropy(Objective):
+    GENERATIVE = False  # trains a classifier stage, not a latent-variable model
+    BOUND_AT_DEFAULTS = False
     def __init__(self, ctx: BuildContext, *, label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.label_smoothing = label_smoothing

@@ -158,8 +158,9 @@ def render(results: dict[tuple[str, int], list[float]], classes: list[int], rec:
     rows = []
     means: dict[str, Stat] = {}
     for side in sides:
-        per_class = [Stat.of(results.get((side, c), [])) for c in classes]
-        n_seeds = min(s.n for s in per_class)
+        # Only seeds that cover every class (a partial seed would mix into some columns only).
+        n_seeds = min(len(results.get((side, c), [])) for c in classes)
+        per_class = [Stat.of(results.get((side, c), [])[: max(n_seeds, 0)] or results.get((side, c), [])) for c in classes]
         # Mean over classes, per seed (seeds that cover every class), then mean ± sd over those seeds.
         seed_means = [float(np.mean([results[(side, c)][i] for c in classes])) for i in range(n_seeds)]
         means[side] = Stat.of(seed_means)
@@ -212,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         for cls in classes:
             for side, value in one_class(rec, args, data, cls, seed).items():
                 results.setdefault((side, cls), []).append(value)
-            body = render(results, classes, rec, args, "python3 bench/bench_anomaly.py" + (" --quick" if args.quick else ""))
+            command = "python3 bench/bench_anomaly.py" + (" --quick" if args.quick else "") + (
+                f" --seeds {args.seeds}" if args.seeds != (1 if args.quick else 3) else "")
+            body = render(results, classes, rec, args, command)
             replace_block(docs, "anomaly", body)  # after every class: a killed run leaves a table of what finished
     print(body)
     print(f"\nWrote {docs}")

@@ -2,7 +2,7 @@
 """Embeddings benchmark (issue 11): downstream accuracy of vaekit.sklearn.VAETransformer codes vs
 PCA of the same size, in one invocation, on the same splits.
 
-For each dataset and code size d in {2, 10, 32}: fit the embedding on the training rows (VAE:
+For each dataset and code size d in {2, 10, 32} (at most the number of features: breast-cancer's 30): fit the embedding on the training rows (VAE:
 ``VAETransformer(recipe, n_components=d, epochs=E, random_state=seed)``, which trains on its own
 80 % of them with early stopping on 10 %; PCA: ``PCA(n_components=d)`` on all of them), embed
 train / validation / test, then fit on the training codes
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=None, help="default 3 (--quick 1)")
     p.add_argument("--epochs", type=int, default=None, help="VAE epochs (default 30; --quick 10)")
     p.add_argument("--fashion-train", type=int, default=55_000, help="Fashion-MNIST training rows (default all 55,000)")
+    p.add_argument("--data", default=None, help="comma-separated subset of the datasets, e.g. breast-cancer")
     p.add_argument("--results", type=Path, default=None)
     p.add_argument("--docs", type=Path, default=None)
     args = p.parse_args(argv)
@@ -100,12 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     rec = Recorder(args.results or RESULTS / ("quick-embeddings.jsonl" if args.quick else "embeddings.jsonl"),
                    "embeddings", args.quick)
     docs = args.docs or (RESULTS / "quick-embeddings.md" if args.quick else DOCS)
-    data = datasets(args)
+    data = datasets(args) if args.data != "breast-cancer" else {}
+    if args.data:
+        if not data:
+            data = {"breast-cancer": datasets(argparse.Namespace(quick=True))["breast-cancer"]}
+        unknown = set(args.data.split(",")) - set(data)
+        if unknown:
+            raise SystemExit(f"unknown --data {sorted(unknown)}; choose from {sorted(data)}")
+        data = {k: v for k, v in data.items() if k in args.data.split(",")}
     acc: dict[tuple[str, str, int, str], list[float]] = {}
     for seed in range(args.seeds):
         for name, (xtr, ytr, xva, yva, xte, yte) in data.items():
             recipe = "fashion" if name == "fashion-mnist" else "vae"
-            for d in dims:
+            for d in sorted({min(d, xtr.shape[1]) for d in dims}):  # breast-cancer has 30 features: 32 -> 30
                 def vae_side() -> dict[str, Any]:
                     from vaekit.sklearn import VAETransformer
 
@@ -129,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                     acc.setdefault((name, "vaekit", d, clf), []).append(v[clf])
                     acc.setdefault((name, "pca", d, clf), []).append(q[clf])
         rows = []
-        for name in data:
-            for d in dims:
+        for name, arrays in data.items():
+            for d in sorted({min(d, arrays[0].shape[1]) for d in dims}):
                 for clf in ("knn", "logreg"):
                     a, b = Stat.of(acc[(name, "vaekit", d, clf)]), Stat.of(acc[(name, "pca", d, clf)])
                     rows.append([name, d, {"knn": "kNN", "logreg": "logistic regression"}[clf], a.fmt(1), b.fmt(1),
@@ -138,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         done = seed + 1
         partial = "" if done >= args.seeds else f" — partial: {done} of {args.seeds} seeds"
         body = "\n".join([
-            f"Command: `python3 bench/bench_embeddings.py{' --quick' if args.quick else ''}` ({done} seed(s){partial}; "
+            f"Command: `python3 bench/bench_embeddings.py{' --quick' if args.quick else ''}"
+            f"{' --data ' + args.data if args.data else ''}` ({done} seed(s){partial}; "
             f"{rec.load_note()}).", "",
             "**Test accuracy (%) of classifiers on the codes, mean ± sd over seeds (PCA deterministic, one fit)**", "",
             md_table(["data", "d", "classifier", "vaekit VAETransformer", "PCA", "claim"], rows)])

@@ -55,14 +55,16 @@ def train_job(h: Harness, recipe: str, seed: int, epochs: int, limit: int | None
     return job
 
 
-def score_job(h: Harness, train: Job, split: str, selection=None) -> Job:
+def score_job(h: Harness, train: Job, split: str, selection=None, n: int | None = None) -> Job:
     run = train.artifacts[0].rsplit("/", 1)[0]
-    job = Job("disent-score", train.side, train.seed, {"train_key": h.key(train), "split": split}, split=split,
+    settings = {"train_key": h.key(train), "split": split, **({"n": n} if n else {})}  # keys of full runs unchanged
+    job = Job("disent-score", train.side, train.seed, settings, split=split,
               purpose="quality", selection=selection, fn=lambda ctx: None, label=f"{train.side} {split}")
 
     def fn(ctx):
         h.run(train, need_artifacts=True)
-        ctx.process([*vaekit_cli(sys.executable), "disentanglement", run, "--split", split])
+        ctx.process([*vaekit_cli(sys.executable), "disentanglement", run, "--split", split,
+                     *(["-n", str(n)] if n else [])])
         m = json.loads((Path(run) / "disentanglement.json").read_text())
         return {"split": m["split"], **{k: m[k] for k, _ in METRICS}, "active_dims": m["active_dims"],
                 "cost_s": h.store.get(h.key(train))["figures"]["wall_s"]}
@@ -77,25 +79,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=None, help="seeds per recipe (default 3; quick 1)")
     ap.add_argument("--epochs", type=int, default=None, help="training epochs per run (default 30; quick 1)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--results", type=Path, default=None, help="results JSONL (default bench/results/disentanglement.jsonl)")
+    ap.add_argument("--docs", type=Path, default=None, help="markdown file to write the section into")
     args = ap.parse_args(argv)
     seeds = range(args.seeds or (1 if args.quick else 3))
     epochs = args.epochs or (1 if args.quick else 30)
-    limit = 1024 if args.quick else None
-    results = BENCH / "results" / ("quick-disentanglement.jsonl" if args.quick else "disentanglement.jsonl")
-    docs = BENCH / "results" / "quick-disentanglement.md" if args.quick else DOCS
+    limit = 512 if args.quick else None
+    score_n = 400 if args.quick else None  # examples scored per split (None: the whole split)
+    results = args.results or BENCH / "results" / ("quick-disentanglement.jsonl" if args.quick else "disentanglement.jsonl")
+    docs = args.docs or (BENCH / "results" / "quick-disentanglement.md" if args.quick else DOCS)
     h = Harness(results, threads=args.threads, pythons={"vaekit": sys.executable}, quick=args.quick)
     trains = {r: {s: train_job(h, r, s, epochs, limit, args.threads) for s in seeds} for r in RECIPES}
     for s in seeds:  # interleaved: every recipe's seed s before any recipe's seed s + 1
         for r in RECIPES:
             h.run(trains[r][s], need_artifacts=True)
-    val = {r: [h.run(score_job(h, trains[r][s], "val")) for s in seeds] for r in RECIPES}
+    val = {r: [h.run(score_job(h, trains[r][s], "val", n=score_n)) for s in seeds] for r in RECIPES}
     require_seeds({r: len(v) for r, v in val.items()}, h.quick, "disentanglement (validation)")
     entries = {r: [{"split": "val", "mig": e["figures"]["mig"], "cost_s": e["figures"]["cost_s"]} for e in v]
                for r, v in val.items()}
     # One setting per recipe, so each selection is trivial; it still goes through the harness, which
     # refuses any test-split figure not backed by a validation-only selection.
     selections = {r: select_on_validation({r: entries[r]}, entries["vae"], quality="mig") for r in RECIPES}
-    test = {r: [h.run(score_job(h, trains[r][s], "test", selections[r])) for s in seeds] for r in RECIPES}
+    test = {r: [h.run(score_job(h, trains[r][s], "test", selections[r], n=score_n)) for s in seeds] for r in RECIPES}
     require_seeds({r: len(v) for r, v in test.items()}, h.quick, "disentanglement (test)")
 
     stats = {(r, k): Stat.of(e["figures"][k] for e in test[r]) for r in RECIPES for k, _ in METRICS}
@@ -122,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
              f"**Goal (both beat `vae` on MIG and FactorVAE score, mean over {len(seeds)} seeds): "
              f"{'MET' if goal_met else 'MISSED'}**"
              f"{' (and every difference exceeds the spread)' if strict else ' (not every difference exceeds the spread: see the claims)' if goal_met else ''}.\n\n"
-             f"Setting: `shapes` ({'1,024-example subset, ' if limit else ''}train/val/test as vaekit splits it), "
+             f"Setting: `shapes` ({f'{limit}-example training subset, {score_n} scored, ' if limit else ''}train/val/test as vaekit splits it), "
              f"{epochs} epochs per run, recipe defaults (`vae` with {', '.join(SAME)}), {args.threads} threads; "
              f"metrics of the posterior means by `vaekit disentanglement RUN --split val|test` (MIG with 20-bin "
              f"histograms, FactorVAE score by majority vote, DCI with random forests). {load_note(all_recs)}. "
-             f"Command: `{cmd}` ({time.strftime('%Y-%m-%d')}, results in `{results.relative_to(BENCH.parent)}`).")
+             f"Command: `{cmd}` ({time.strftime('%Y-%m-%d')}, results in `{results}`).")
     if args.quick:
         text += "\n\n*--quick: toy sizes; these numbers say nothing about disentanglement.*"
     body = docs.read_text() if docs.exists() else "# quick disentanglement table\n\n<!-- bench:disentanglement -->\n<!-- /bench:disentanglement -->\n"

@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     strict = all(stats[(r, k)].mean - stats[(r, k)].sd > stats[("vae", k)].mean + stats[("vae", k)].sd
                  for r in ("beta-tcvae", "factor-vae") for k, _ in METRICS[:2])
     all_recs = [e for v in test.values() for e in v] + [h.store.get(h.key(trains[r][s])) for r in RECIPES for s in seeds]
-    cmd = "python3 bench/bench_disentanglement.py" + (" --quick" if args.quick else "")
+    cmd = ("python3 bench/bench_disentanglement.py" + (" --quick" if args.quick else "")
+           + (f" --threads {args.threads}" if args.threads != 2 else ""))
     text += ("\n\n" + ";\n".join(f"- {v}" for v in verdicts) + ".\n\n"
              f"**Goal (both beat `vae` on MIG and FactorVAE score, mean over {len(seeds)} seeds): "
              f"{'MET' if goal_met else 'MISSED'}**"

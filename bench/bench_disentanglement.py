@@ -16,6 +16,7 @@ difference is claimed only when it exceeds the sum of the two standard deviation
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 import time
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{epochs} epochs per run, recipe defaults (`vae` with {', '.join(SAME)}), {args.threads} threads; "
              f"metrics of the posterior means by `vaekit disentanglement RUN --split val|test` (MIG with 20-bin "
              f"histograms, FactorVAE score by majority vote, DCI with random forests). {load_note(all_recs)}. "
-             f"Command: `{cmd}` ({time.strftime('%Y-%m-%d')}, results in `{results}`).")
+             f"Command: `{cmd}` ({time.strftime('%Y-%m-%d')}, results in `{os.path.relpath(results, BENCH.parent)}`).")
     if args.quick:
         text += "\n\n*--quick: toy sizes; these numbers say nothing about disentanglement.*"
     body = docs.read_text() if docs.exists() else "# quick disentanglement table\n\n<!-- bench:disentanglement -->\n<!-- /bench:disentanglement -->\n"

@@ -30,7 +30,7 @@ class Config:
     speed_seeds: int  # speed benchmarks (repeats, each a seed)
     vaekit_python: str
     vaekit_cli: list[str]
-    pythae_python: str | None  # None: vaekit side only (quick checks without the side venv)
+    pythae_python: str | None = None  # None: vaekit side only (quick checks without the side venv)
     dataset: str = "fashion-mnist"
     # sizes: full run / --quick
     limit: int | None = None  # training examples (None: all 54,000)

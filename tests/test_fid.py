@@ -78,3 +78,20 @@ def test_fid_feature_net_must_be_a_classifier(runs, capsys) -> None:
     assert "not a classifier run" in capsys.readouterr().err
     assert main(["evaluate", str(clf), "--fid", "--feature-net", str(clf)]) != 0
     assert "is a classifier run" in capsys.readouterr().err
+
+
+def test_a_standalone_feature_net_file_gives_the_same_fid(runs, tmp_path, capsys) -> None:
+    import vaekit
+    from vaekit.tasks.fid import load_feature_net, save_feature_net
+
+    clf, vae = runs
+    net_file = tmp_path / "elsewhere" / "features.safetensors"
+    save_feature_net(vaekit.load(clf), net_file)
+    assert main(["evaluate", str(vae), "--fid", "--feature-net", str(clf), "--fid-samples", "300"]) == 0
+    from_run = json.loads((vae / "fid.json").read_text())["fid"]
+    assert main(["evaluate", str(vae), "--fid", "--feature-net", str(net_file), "--fid-samples", "300"]) == 0
+    assert json.loads((vae / "fid.json").read_text())["fid"] == pytest.approx(from_run, rel=1e-6)
+    with pytest.raises(VaekitError, match="not a feature-net file"):
+        load_feature_net(vae / "model.safetensors")
+    with pytest.raises(VaekitError, match="not a classifier run"):
+        save_feature_net(vaekit.load(vae), tmp_path / "x.safetensors")

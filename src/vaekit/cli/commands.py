@@ -85,16 +85,15 @@ def evaluate(args: argparse.Namespace) -> int:
 def _evaluate_fid(args: argparse.Namespace) -> int:
     import json
 
-    from vaekit.artifacts.load import load
     from vaekit.core.atomic import write_text_atomic
-    from vaekit.tasks.fid import run_sample_quality
+    from vaekit.tasks.fid import load_feature_net, run_sample_quality
 
     if not args.feature_net:
         raise _usage("--fid needs --feature-net DIR: a classifier run on the same data, e.g. "
                      "`vaekit train --recipe classifier --data fashion-mnist --out runs/classifier` (no pretrained "
                      "Inception network is downloaded)")
     run = _load(args)
-    m = run_sample_quality(run, load(args.feature_net), n=args.fid_samples, seed=args.seed, split=args.split)
+    m = run_sample_quality(run, load_feature_net(args.feature_net), n=args.fid_samples, seed=args.seed, split=args.split)
     rows = [["FID", f"{m['fid']:.3f}", "Fréchet distance of the feature Gaussians (lower is better)"],
             ["precision", f"{m['precision']:.3f}", f"samples inside the real data's {m['k']}-NN balls"],
             ["recall", f"{m['recall']:.3f}", f"real examples inside the samples' {m['k']}-NN balls"],

@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fid", action="store_true",
                    help="sample quality instead: Fréchet distance, precision and recall (Kynkäänniemi et al. 2019) "
                         "between --fid-samples samples and the split, in the features of --feature-net; writes DIR/fid.json")
-    p.add_argument("--feature-net", metavar="DIR",
-                   help="with --fid: a classifier run on the same data (`vaekit train --recipe classifier --data D`)")
+    p.add_argument("--feature-net", metavar="DIR|FILE.safetensors",
+                   help="with --fid: a classifier run on the same data (`vaekit train --recipe classifier --data D`), or "
+                        "a feature-net file written by vaekit.tasks.fid.save_feature_net")
     p.add_argument("--fid-samples", type=int, default=10_000, metavar="N", help="with --fid: samples drawn (default 10000)")
     p.set_defaults(func=commands.evaluate)
 

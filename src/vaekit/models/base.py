@@ -14,6 +14,9 @@ class LatentVariableModel(nn.Module):
     the codes ``embed`` returns and ``decode`` takes) and implement ``sample_codes`` and ``decode``."""
 
     SAMPLE_CHUNK = 2_000
+    # True when encode(x) is the whole posterior q(z|x) and ``prior(c)`` the prior over the same
+    # code, so tasks may importance-sample codes themselves; False for hierarchical models.
+    ENCODE_IS_POSTERIOR = True
     cond_dim: int = 0
     latent_dim: int
 

@@ -80,6 +80,8 @@ def _block(width_in: int, width: int, activation: str) -> nn.Sequential:
 class LadderVAE(LatentVariableModel):
     """T >= 2 stochastic layers with a top-down precision-weighted posterior."""
 
+    ENCODE_IS_POSTERIOR = False  # encode() is the mean-path posterior; importance sampling goes through forward()
+
     MOVED_SETTINGS = {
         "latent_dim": "a ladder has one size per layer: model.latent_dims = [32, 16, 8] (bottom first)",
         "posterior": "a ladder's posterior is the precision-weighted merge; flows are not supported on it",

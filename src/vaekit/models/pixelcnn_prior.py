@@ -50,6 +50,7 @@ class CodeBound(Distribution):
 class PixelCNNPrior(LatentVariableModel):
     """Gated PixelCNN prior over the codes of a parent ``vqvae`` run."""
 
+    ENCODE_IS_POSTERIOR = False  # encode() is the parent's pre-quantisation point
     PARENT_RECIPE = "vqvae"  # the first stage this model needs (tests train it first)
     MOVED_SETTINGS = {"latent_dim": "the code grid is the parent's (model.codes / code_dim of the vqvae run)"}
 

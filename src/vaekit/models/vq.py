@@ -36,6 +36,7 @@ from vaekit.parts.quantizers import VectorQuantizerEMA
 
 @MODELS.register("vqvae")
 class VQVAE(LatentVariableModel):
+    ENCODE_IS_POSTERIOR = False  # encode() is the continuous pre-quantisation point, not q over the codes
     MOVED_SETTINGS = {
         "latent_dim": "a VQ-VAE's latents are a grid of codes: model.codes (codebook size) and model.code_dim",
         "net": "a VQ-VAE's nets are model.channels (conv stages)",

@@ -87,7 +87,8 @@ class TrainConfig(_Section):
     time_budget: float | None = Field(None, gt=0.0)
     """Stop at the first epoch end once this many seconds of training (epochs with their
     validation, summed across resumes) are spent; the run is then finished. ``None`` = no limit.
-    The learning-rate schedule still spans ``epochs``: set both for a schedule that completes."""
+    After the first epoch the schedules (learning rate, capacity annealing) are fitted to the
+    epochs the budget will hold at that pace (at most ``epochs``), so they complete in time."""
     seed: int = 0
     max_bad_steps: int = Field(50, ge=1)
     """Stop after this many non-finite steps in a row."""

@@ -266,7 +266,12 @@ class Trainer:
         self.val = Batch(eval_view(self.splits.val.x, cfg.data).to(device), None if yv is None else yv.to(device))
         self.n = self.x_train.shape[0]
         self.steps_per_epoch = len(batch_indices(self.n, cfg.train.batch_size, shuffle=False, drop_last=False))
-        self.total_steps = self.steps_per_epoch * cfg.train.epochs
+
+    @property
+    def total_steps(self) -> int:
+        """Steps the schedules span: train.epochs, or with train.time_budget the epochs the budget
+        was predicted to hold after the first epoch (saved in the checkpoint, so resume agrees)."""
+        return self.steps_per_epoch * int(self.state.get("schedule_epochs") or self.cfg.train.epochs)
 
     # -- one step --------------------------------------------------------------------------
     def step_context(self, done_in_epoch: int) -> StepContext:
@@ -402,6 +407,11 @@ class Trainer:
         elif budget is not None and state["elapsed_s"] >= budget:
             state["finished"], state["early_stopped"], state["budget_spent"] = True, True, True
             stopped_early = True
+        if budget is not None and "schedule_epochs" not in state and state["elapsed_s"] > 0:
+            # Fit the learning-rate schedule (and annealing objectives) to the budget: the epochs it
+            # will hold at the first epoch's pace, so a cosine decay completes before time runs out.
+            per_epoch = state["elapsed_s"] / epoch
+            state["schedule_epochs"] = int(min(cfg.train.epochs, max(epoch, math.ceil(budget / per_epoch))))
         if self.info.is_main:
             # Order matters for a kill at any moment: weights, then metrics, then the checkpoint
             # that marks the epoch done. A resume truncates metrics to the checkpoint's epoch.

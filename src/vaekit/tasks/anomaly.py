@@ -84,7 +84,9 @@ def _iwae_parts(model: torch.nn.Module, x: torch.Tensor, c: torch.Tensor | None,
     Other posteriors (flows) draw through the model's forward pass, seeded once per call."""
     device = model.device
     q0 = model.encode(x[:1].to(device), None if c is None else c[:1].to(device))
-    shared = isinstance(q0, Independent)
+    # Shared draws need encode() to be the whole posterior and model.prior the prior over the same
+    # code (a one-layer VAE); hierarchical and discrete models go through their forward pass.
+    shared = isinstance(q0, Independent) and getattr(model, "ENCODE_IS_POSTERIOR", False) and hasattr(model, "prior")
     eps = torch.randn(k, q0.mean.shape[-1], generator=torch.Generator().manual_seed(seed)).to(device) if shared else None
     nll, nelbo = [], []
     for i in range(0, x.shape[0], batch_size):

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 quick=()
 for arg in "$@"; do [ "$arg" = "--quick" ] && quick=(--quick); done
 python3 bench/run_all.py "$@"
-scripts=${BENCH_SCRIPTS:-"disentanglement likelihood compression inpaint anomaly embeddings blend augment serve"}
+scripts=${BENCH_SCRIPTS:-"disentanglement likelihood fid compression inpaint anomaly embeddings blend augment serve"}
 for name in $scripts; do
     echo "== bench/bench_$name.py ${quick[*]:-}" >&2
     python3 "bench/bench_$name.py" "${quick[@]}"

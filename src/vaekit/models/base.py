@@ -6,7 +6,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vaekit.core.build import BuildContext
+from vaekit.core.errors import ConfigError
 from vaekit.parts.conditioning import condition_vector
+
+
+def conditioning_width(ctx: BuildContext, conditional: bool) -> int:
+    """Width of the one-hot label vector a conditional model takes (0 when unconditional)."""
+    if not conditional:
+        return 0
+    if not ctx.n_classes:
+        raise ConfigError("model.conditional=true needs a dataset with labels (y); this one has none")
+    return int(ctx.n_classes)
 
 
 class LatentVariableModel(nn.Module):

@@ -40,7 +40,7 @@ from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
 from vaekit.core.specs import Nested, Spec
 from vaekit.core.types import Latent, Output
-from vaekit.models.base import LatentVariableModel
+from vaekit.models.base import LatentVariableModel, conditioning_width
 from vaekit.models.registry import MODELS
 from vaekit.parts import LIKELIHOODS, NETS, PRIORS, analytic_kl, kl_divergence_per_dim
 from vaekit.parts.conditioning import concat
@@ -105,11 +105,7 @@ class LadderVAE(LatentVariableModel):
         if len(hidden) != len(dims) - 1 or min(hidden) < 1:
             raise ConfigError(f"model.hidden gives the width of the deterministic block of each layer above the "
                               f"first: {len(dims) - 1} positive widths for latent_dims={list(dims)}; got {list(hidden)}")
-        cond_dim = 0
-        if conditional:
-            if not ctx.n_classes:
-                raise ConfigError("model.conditional=true needs a dataset with labels (y); this one has none")
-            cond_dim = int(ctx.n_classes)
+        cond_dim = conditioning_width(ctx, conditional)
         self.cond_dim, self.dims, self.shape = cond_dim, dims, tuple(ctx.shape)
         self.latent_dim = sum(dims)
         ctx = ctx.but(latent_dim=dims[0], cond_dim=cond_dim)

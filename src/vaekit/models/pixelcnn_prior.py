@@ -22,7 +22,7 @@ from torch.distributions import Distribution
 from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
 from vaekit.core.types import Output
-from vaekit.models.base import LatentVariableModel
+from vaekit.models.base import LatentVariableModel, conditioning_width
 from vaekit.models.registry import MODELS
 from vaekit.parts.nets.pixelcnn import GatedPixelCNN
 
@@ -69,11 +69,7 @@ class PixelCNNPrior(LatentVariableModel):
         if layers < 1 or channels < 1 or kernel < 1 or kernel % 2 == 0:
             raise ConfigError(f"model.layers and model.channels must be positive and model.kernel odd; got "
                               f"{layers}, {channels}, {kernel}")
-        cond_dim = 0
-        if conditional:
-            if not ctx.n_classes:
-                raise ConfigError("model.conditional=true needs a dataset with labels (y); this one has none")
-            cond_dim = int(ctx.n_classes)
+        cond_dim = conditioning_width(ctx, conditional)
         first.eval().requires_grad_(False)
         object.__setattr__(self, "first_stage", first)  # a plain attribute: not saved, not trained
         self.cond_dim, self.shape = cond_dim, tuple(ctx.shape)

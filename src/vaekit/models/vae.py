@@ -16,7 +16,7 @@ from vaekit.core.build import BuildContext
 from vaekit.core.errors import ConfigError
 from vaekit.core.specs import Nested, Spec
 from vaekit.core.types import Latent, Output
-from vaekit.models.base import LatentVariableModel
+from vaekit.models.base import LatentVariableModel, conditioning_width
 from vaekit.models.registry import MODELS
 from vaekit.parts import LIKELIHOODS, NETS, POSTERIORS, PRIORS, analytic_kl, kl_divergence_per_dim
 from vaekit.parts.flows import FlowDistribution, rsample_with_log_prob
@@ -42,11 +42,7 @@ class VAE(LatentVariableModel):
         super().__init__()
         if latent_dim < 1:
             raise ConfigError(f"model.latent_dim must be at least 1; got {latent_dim}")
-        cond_dim = 0
-        if conditional:
-            if not ctx.n_classes:
-                raise ConfigError("model.conditional=true needs a dataset with labels (y); this one has none")
-            cond_dim = int(ctx.n_classes)
+        cond_dim = conditioning_width(ctx, conditional)
         self.cond_dim = cond_dim
         ctx = ctx.but(latent_dim=latent_dim, cond_dim=cond_dim)
         self.likelihood = LIKELIHOODS.build(likelihood, ctx, "model.likelihood")

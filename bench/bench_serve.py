@@ -21,7 +21,9 @@ repetition starts a fresh `vaekit serve RUN --port 0` subprocess and measures, f
 
 The clients run on the same 2 cores as the server, so they compete with it; that is part of what
 is measured (the issue's setting: "on 2 cores"). The 1-minute load average before and after each
-repetition is recorded; a repetition that started with load >= 1 is marked "measured under load".
+repetition is recorded. The benchmark's own clients and server lift that average (to ~1.4 measured
+on the idle machine, 2026-11-30), so a table is marked "measured under load" only where a recorded
+value reaches 2.0 — work besides the benchmark's own on the 2 cores.
 
 Every finished repetition is appended at once to the JSONL results file (bench/harness.Store), so a
 killed invocation resumes. Goals: p95 < 30 ms, >= 500 decodes/s.
@@ -49,6 +51,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 from harness import Stat, Store, fingerprint, fmt_num, goal, loadavg, log, machine_info, md_table  # noqa: E402
+
+UNDER_LOAD = 2.0  # 1-min load average; the benchmark alone stays below ~1.4 on 2 idle cores
 
 GOAL_P95_MS = 30.0
 GOAL_RATE = 500.0
@@ -252,7 +256,7 @@ def render(records: list[dict[str, Any]], run_cmd: str, command: str, quick: boo
     n = len(records)
     line_p95, line_rate = Stat.of([GOAL_P95_MS] * n), Stat.of([GOAL_RATE] * n)
     loads = [v for r in records for v in ((r.get("load_before") or [None])[0], (r.get("load_after") or [None])[0]) if v is not None]
-    under = any(v >= 1.0 for v in loads)
+    under = any(v >= UNDER_LOAD for v in loads)
     rows = [
         ["decode latency p50, 1 client (ms)", p50.fmt(2), "", ""],
         ["decode latency p95, 1 client (ms)", p95.fmt(2), f"< {GOAL_P95_MS:g} ms", goal(p95, line_p95, 1.0, higher_is_better=False)],

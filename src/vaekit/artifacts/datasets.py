@@ -31,7 +31,7 @@ def load_splits(cfg: DataConfig, preprocessing: Preprocessing | dict[str, Any] |
     """The splits ``cfg`` names; with ``preprocessing`` (a run's saved one) it is applied, not fitted."""
     return load_dataset(
         cfg.name, split_seed=cfg.split_seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-        image_size=cfg.image_size, limit=cfg.limit, preprocessing=preprocessing,
+        image_size=cfg.image_size, limit=cfg.limit, preprocessing=preprocessing, missing=cfg.missing,
     )
 
 

@@ -10,6 +10,9 @@ For each example x, with k importance samples z_i ~ q(z|x) and the log-weights o
 * ``bits_per_dim`` = nll / (D ln 2), D = number of data elements per example
 * ``active_units``: dimensions of the embedding with Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2015)
 * ``kl_per_dim``: mean over examples of the per-dimension KL (single factorised layer only)
+With missing cells (``Batch.mask``, ``data.missing = "mask"``) every log p(x|z) is log p(x_o|z) over the
+observed cells (MIWAE, Mattei & Frellsen 2019): ``nll`` is then the masked IW-k NLL, nats per row
+over the observed cells, and ``observed_fraction`` says which share of the cells that was.
 Every per-example number is averaged over the evaluated examples. The k samples are drawn
 in chunks folded into a running log-sum-exp, so memory is O(batch * chunk), not O(k).
 """
@@ -39,7 +42,7 @@ def importance_stats(model: torch.nn.Module, batch: Batch, k: int, chunk: int) -
     while done < k:
         s = min(chunk, k - done)
         out = model(x, cond=batch.y, samples=s)  # the encoder re-runs per chunk: B rows vs s*B decoded
-        log_px = out.log_px(x)  # (s, B): x broadcasts over the samples, no copy
+        log_px = out.log_px(x, batch.mask)  # (s, B): x broadcasts over the samples, no copy; observed cells only when masked
         log_w = log_weights(out, x, log_px)  # (s, B)
         new_max = torch.maximum(running_max, log_w.max(0).values)
         running_sum = running_sum * torch.exp(running_max - new_max) + torch.exp(log_w - new_max).sum(0)
@@ -65,7 +68,11 @@ def evaluate_arrays(model: torch.nn.Module, batches: Iterable[Batch], *, k: int 
     kl_dims: torch.Tensor | None = None
     single_layer = True
     dims = None
+    cells, seen = 0, 0
     for batch in batches:
+        if batch.mask is not None:
+            seen += int(batch.mask.sum())
+            cells += batch.mask.numel()
         stats = importance_stats(model, batch, k, chunk)
         out = stats["output"]
         totals["nll"] += float(-stats["log_mean_w"].sum())
@@ -95,4 +102,6 @@ def evaluate_arrays(model: torch.nn.Module, batches: Iterable[Batch], *, k: int 
         kl_per_dim=[float(v) for v in (kl_dims / n)] if kl_dims is not None else None,
         posterior_mean_variance=[float(v) for v in activity],
     )
+    if cells:
+        result["observed_fraction"] = seen / cells
     return result

@@ -39,6 +39,11 @@ class DataConfig(_Section):
     image_size: int | None = Field(None, ge=4)
     limit: int | None = Field(None, ge=1)
     """Use at most this many training examples (quick experiments)."""
+    missing: Literal["refuse", "mask"] = "refuse"
+    """Missing cells (empty, NA, NaN ...) in a table: ``refuse`` (an error naming the cell) or
+    ``mask``: fit the preprocessing on the observed cells, feed 0 for a missing cell and pass the
+    observed mask in ``Batch.mask``, so the likelihood counts observed cells only (MIWAE, Mattei
+    & Frellsen 2019; the ``miwae`` recipe). Tables only: other data with NaN stays refused."""
 
 
 FORMAT_VERSION = 2

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from torch.distributions import Distribution
 
+from vaekit.core.errors import ConfigError
+
 
 @dataclass
 class Batch:
@@ -100,8 +102,20 @@ class Output:
     stats: dict[str, torch.Tensor] = field(default_factory=dict)
     """Figures logged with the epoch's terms but never minimised (e.g. codebook perplexity)."""
 
-    def log_px(self, x: torch.Tensor) -> torch.Tensor:
-        return self.px.log_prob(x)  # (S, B) nats; x (B, *shape) broadcasts
+    def log_px(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x|z) (S, B) nats; x (B, *shape) broadcasts over the S samples. With ``mask``
+        (B, *shape) bool, True where observed: log p(x_o|z), the likelihood summed over the
+        observed elements only (MIWAE, Mattei & Frellsen 2019), which the likelihood provides
+        as ``log_prob_observed(x, mask)``."""
+        if mask is None:
+            return self.px.log_prob(x)
+        masked = getattr(self.px, "log_prob_observed", None)
+        if masked is None:
+            raise ConfigError(
+                f"the data has missing cells (data.missing=mask) but this likelihood ({type(self.px).__name__}) cannot "
+                "leave them out; use model.likelihood=tabular (the miwae recipe does)"
+            )
+        return masked(x, mask)
 
     def kl(self) -> torch.Tensor:
         """Sum over every latent layer of its KL per example (B,); zeros for a model without latents."""
@@ -119,14 +133,18 @@ class Output:
                 **{name: v.detach() for name, v in self.stats.items()}}
 
 
-def log_weights(output: Output, x: torch.Tensor, log_px: torch.Tensor | None = None) -> torch.Tensor:
+def log_weights(
+    output: Output, x: torch.Tensor, log_px: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Importance log-weights (S, B): log p(x|z) + sum over layers of (log p(z) - log q(z|x)).
 
     The one place they are computed: IWAE training, the NLL estimate, anomaly scores and
     compression rates all read them from here (Burda et al. 2015, eq. 8). ``log_px``: the
-    caller's already computed ``output.log_px(x)``, so it is not evaluated twice.
+    caller's already computed ``output.log_px(x)``, so it is not evaluated twice. ``mask``
+    (B, *shape), True where observed: log p(x_o|z) replaces log p(x|z) (MIWAE, Mattei &
+    Frellsen 2019, eq. 5); the encoder saw the zero-filled x.
     """
-    log_w = output.log_px(x) if log_px is None else log_px
+    log_w = output.log_px(x, mask) if log_px is None else log_px
     for latent in output.latents:
         log_w = log_w + latent.log_p - latent.log_q
     return log_w

@@ -101,13 +101,14 @@ def _check_header(header: list[str], rows: list[list[str]], path: Path) -> None:
             )
 
 
-def read_csv(path_text: str) -> tuple[Table, bool]:
+def read_csv(path_text: str, *, allow_missing: bool = False) -> tuple[Table, bool]:
     """Read a CSV with numeric and text columns into a :class:`Table` of cell strings.
 
     The first row is a header when any of its cells is not a number; without a header the
     columns are named ``x0, x1, ...``. Rows must all have the same number of cells. An empty
     cell is an error naming its column and row (missing values are not imputed). Which columns
     are numeric and which categorical is decided later, by :mod:`vaekit.data.table`.
+    ``allow_missing``: keep empty cells as ``""`` (``data.missing = "mask"``).
     Returns ``(table, has_header)``.
     """
     path = existing_file(path_text, "csv")
@@ -133,10 +134,11 @@ def read_csv(path_text: str) -> tuple[Table, bool]:
     for j, name in enumerate(names):
         cells = [row[j].strip() for row in rows]
         empty = [i for i, cell in enumerate(cells) if cell == ""]
-        if empty:
+        if empty and not allow_missing:
             raise DataError(
                 f"{path}: column {name!r} has {len(empty)} empty cell(s), first in data row index {empty[0]}; "
-                "fill in or remove those rows (vaekit does not impute missing values yet)"
+                "fill in or remove those rows, or train with --set data.missing=mask (or --recipe miwae) to learn "
+                "from the observed cells only (MIWAE)"
             )
         columns.append(np.asarray(cells, dtype=str))
     return Table(tuple(names), tuple(columns)), header is not None

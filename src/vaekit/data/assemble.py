@@ -14,6 +14,7 @@ import torch
 
 from vaekit.core.errors import DataError
 from vaekit.data.array_prep import ArrayPreprocessing, detect_layout, fit_array, with_resize
+from vaekit.data.missing import check_columns_observed, drop_empty_rows, encode_with_missing, is_missing, missing_cells
 from vaekit.data.preprocessing import Preprocessing
 from vaekit.data.splitting import three_way_split
 from vaekit.data.table import Table, TablePreprocessing, fit_table, label_classes
@@ -23,10 +24,13 @@ from vaekit.data.validate import to_class_labels
 Split = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _split(x: torch.Tensor, y: torch.Tensor | None, idx: np.ndarray, factors: torch.Tensor | None = None) -> ArrayData:
+def _split(
+    x: torch.Tensor, y: torch.Tensor | None, idx: np.ndarray, factors: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+) -> ArrayData:
     index = torch.from_numpy(np.asarray(idx, dtype=np.int64))
-    return ArrayData(x=x[index].contiguous(), y=None if y is None else y[index].contiguous(),
-                     factors=None if factors is None else factors[index].contiguous())
+    pick = lambda t: None if t is None else t[index].contiguous()  # noqa: E731
+    return ArrayData(x=x[index].contiguous(), y=pick(y), factors=pick(factors), mask=pick(mask))
 
 
 def _seeded_split(n: int, name: str, opts: LoadOptions) -> Split:
@@ -37,10 +41,10 @@ def _seeded_split(n: int, name: str, opts: LoadOptions) -> Split:
 
 def finish_splits(
     *, name: str, x: torch.Tensor, y: torch.Tensor | None, split: Split, n_classes: int | None,
-    pre: Preprocessing, opts: LoadOptions, factors: torch.Tensor | None = None,
+    pre: Preprocessing, opts: LoadOptions, factors: torch.Tensor | None = None, mask: torch.Tensor | None = None,
 ) -> Splits:
-    """Index preprocessed data (and the known ``factors`` (N, K), if any) into splits, apply
-    ``limit`` and describe the dataset."""
+    """Index preprocessed data (and the known ``factors`` (N, K) and observed ``mask`` (N, *shape),
+    if any) into splits, apply ``limit`` and describe the dataset."""
     train, val, test = split
     if opts.limit is not None:
         if opts.limit < 1:
@@ -50,8 +54,8 @@ def finish_splits(
         name=name, shape=tuple(int(s) for s in x.shape[1:]), levels=pre.levels, n_classes=n_classes,
         scaling=pre.description, is_image=pre.kind == "image", kind=pre.kind, preprocessing=pre,
     )
-    return Splits(train=_split(x, y, train, factors), val=_split(x, y, val, factors),
-                  test=_split(x, y, test, factors), info=info)
+    return Splits(train=_split(x, y, train, factors, mask), val=_split(x, y, val, factors, mask),
+                  test=_split(x, y, test, factors, mask), info=info)
 
 
 def _wrong_kind(name: str, saved: Preprocessing, got: str) -> DataError:
@@ -86,6 +90,12 @@ def splits_from_arrays(
     else fitted on the training split (:func:`vaekit.data.array_prep.fit_array`). ``factors``
     (N, K) integers, the known generative factors, are split alongside (``ArrayData.factors``)."""
     x_raw = np.asarray(x_raw)
+    if opts.missing == "mask" and np.issubdtype(x_raw.dtype, np.floating) and np.isnan(x_raw).any():
+        raise DataError(
+            f"{name}: data.missing=mask learns from tables with missing cells (csv:PATH, breast-cancer); {name} is "
+            "an unnamed array (image or vector), whose NaN values it does not mask. Save it as a CSV with a header "
+            "row to train on it with missing cells, or impute the NaN values first"
+        )
     detect_layout(x_raw, name)
     y, classes = (None, None) if y_raw is None else to_class_labels(y_raw, len(x_raw), name)
     split = split or _seeded_split(len(x_raw), name, opts)
@@ -107,16 +117,32 @@ def splits_from_table(
     """Split (seeded), encode (:mod:`vaekit.data.table`) and wrap a table with optional labels."""
     if opts.image_size is not None:
         raise DataError(f"{name} is tabular data; image_size applies only to images, so leave it unset")
+    missing = None
+    if opts.missing == "mask":
+        missing = missing_cells(table)  # (N, columns)
+        if y_raw is not None and any(is_missing(v) for v in np.asarray(y_raw, dtype=object).reshape(-1)):
+            raise DataError(f"{name}: the label column {label_name!r} has missing cells; labels must be complete "
+                            "(drop those rows, or train without #label=)")
+        table, y_raw, missing = drop_empty_rows(table, y_raw, missing, name)
     split = _seeded_split(len(table), name, opts)
     pre = opts.preprocessing
     if pre is None:
         label = None if label_name is None else {"name": label_name, "classes": label_classes(y_raw)}
-        pre = fit_table(table, split[0], where=name, categorical=categorical, numeric=numeric, label=label)
+        if missing is not None:
+            check_columns_observed(table, missing, split[0], name)
+        pre = fit_table(table, split[0], where=name, categorical=categorical, numeric=numeric, label=label,
+                        observed=None if missing is None else ~missing)
     elif not isinstance(pre, TablePreprocessing):
         raise _wrong_kind(name, pre, "table")
-    x = pre.apply(table, where=name)
+    mask = None
+    if missing is not None and missing.any():
+        pre._check_columns(table, name)
+        order = [table.names.index(n) for n in pre.names]  # missing-cell columns in the encoding's order
+        x, mask = encode_with_missing(pre, table, missing[:, order], name)
+    else:
+        x = pre.apply(table, where=name)
     y, n_classes = pre.encode_labels(y_raw, name)
     return finish_splits(
         name=name, x=x, y=None if y is None else torch.from_numpy(y), split=split, n_classes=n_classes,
-        pre=pre, opts=opts,
+        pre=pre, opts=opts, mask=mask,
     )

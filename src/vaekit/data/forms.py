@@ -55,7 +55,7 @@ def _load_csv(spec: str, arg: str, opts: LoadOptions) -> Splits:
     """Mixed-type CSV -> a table (rules in :mod:`vaekit.data.table`). With a saved table
     preprocessing that had a label column, a column of that name is used as the label again."""
     path, options = parse_csv_spec(arg)
-    table, has_header = read_csv(path)
+    table, has_header = read_csv(path, allow_missing=opts.missing == "mask")
     label = options.get("label")
     saved = opts.preprocessing
     if label is None and isinstance(saved, TablePreprocessing) and saved.label and saved.label["name"] in table.names:

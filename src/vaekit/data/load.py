@@ -22,7 +22,7 @@ def _unknown(spec: str) -> DataError:
 def load_dataset(
     spec: str, *, split_seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.1,
     image_size: int | None = None, limit: int | None = None,
-    preprocessing: Preprocessing | dict[str, Any] | None = None,
+    preprocessing: Preprocessing | dict[str, Any] | None = None, missing: str = "refuse",
 ) -> Splits:
     """Load a named dataset or a ``prefix:PATH`` spec into reproducible train/val/test splits.
 
@@ -30,8 +30,12 @@ def load_dataset(
     ``preprocessing`` (a :class:`Preprocessing` or its ``to_json()`` dict, e.g. a run's
     ``dataset.json["preprocessing"]``) is *applied* to the raw data instead of fitting a new one;
     data that does not fit it (other shape, columns, kind) is a :class:`DataError`.
+    ``missing``: ``"refuse"`` (missing cells are an error) or ``"mask"`` (a table's missing cells
+    are kept as a mask, ``ArrayData.mask``; :mod:`vaekit.data.missing`).
     """
-    opts = LoadOptions(split_seed, val_fraction, test_fraction, image_size, limit, as_preprocessing(preprocessing))
+    if missing not in ("refuse", "mask"):
+        raise DataError(f"missing={missing!r} is not understood; choose 'refuse' or 'mask'")
+    opts = LoadOptions(split_seed, val_fraction, test_fraction, image_size, limit, as_preprocessing(preprocessing), missing)
     key = spec.strip()
     if key.lower() in DATASETS:
         return DATASETS.get(key.lower()).load(key, opts)

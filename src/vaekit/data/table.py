@@ -14,8 +14,9 @@ Column kinds (decided once, when the preprocessing is fitted, over *all* rows of
 * ``csv:PATH#categorical=A,B&numeric=C`` overrides the rule for the named columns.
 
 A text column with more than :data:`MAX_TEXT_CATEGORIES` (100) distinct values is refused (it is an
-identifier or free text, not a category). Missing cells are an error naming the column and row
-(imputation is not implemented).
+identifier or free text, not a category). Missing cells are an error naming the column and row,
+unless the table is loaded with ``data.missing = "mask"`` (:mod:`vaekit.data.missing`: the
+encoding is then fitted on the observed cells).
 
 Encoding (the vector the model sees, ``(N, D_encoded)`` float32): numeric columns are
 standardised with the *training split's* mean and standard deviation (population sd; a constant
@@ -92,7 +93,8 @@ def _check_finite_column(numbers: np.ndarray, name: str, where: str) -> None:
     if len(bad):
         raise DataError(
             f"{where}: column {name!r} holds {len(bad)} NaN/inf or missing value(s), first in data row index {int(bad[0])}; "
-            "remove or impute them before loading (vaekit does not impute missing values yet)"
+            "remove or impute them before loading, or train with --set data.missing=mask (or --recipe miwae) to learn "
+            "from the observed cells only (MIWAE)"
         )
 
 
@@ -302,10 +304,11 @@ def label_classes(y_raw: np.ndarray | None) -> list | None:
 
 def fit_table(
     table: Table, train: np.ndarray, *, where: str, categorical: Sequence[str] = (), numeric: Sequence[str] = (),
-    label: dict[str, Any] | None = None,
+    label: dict[str, Any] | None = None, observed: np.ndarray | None = None,
 ) -> TablePreprocessing:
     """Fit the encoding of the module docstring: kinds and vocabularies from all rows, numeric
-    mean / sd from the training rows ``train``."""
+    mean / sd from the training rows ``train``. ``observed`` (N, columns) bool: fit on the
+    observed cells only (``data.missing = "mask"``, :mod:`vaekit.data.missing`)."""
     for forced in (*categorical, *numeric):
         if forced not in table.names:
             raise DataError(f"{where}: no column named {forced!r} to override; columns are: {', '.join(table.names)}")
@@ -315,8 +318,13 @@ def fit_table(
     if not table.names:
         raise DataError(f"{where}: no feature columns remain after removing the label column")
     train = np.sort(np.asarray(train))
+    in_train = np.zeros(len(table), dtype=bool)
+    in_train[train] = True
     columns, start, n_num, n_cat = [], 0, 0, 0
-    for name, values in zip(table.names, table.columns):
+    for j, (name, values) in enumerate(zip(table.names, table.columns)):
+        if observed is not None:  # kinds, vocabulary and statistics from the observed cells
+            values = np.asarray(values)[observed[:, j]]
+            train = np.flatnonzero(in_train[observed[:, j]])
         if name in categorical:
             kind = "categorical"
         elif name in numeric:

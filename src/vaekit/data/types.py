@@ -45,11 +45,15 @@ class ArrayData:
     """One split held in memory: ``x`` float32 (N, *shape), ``y`` int64 (N,) or ``None``.
 
     ``factors`` int64 (N, K): the known generative factors of each example (datasets such as
-    ``shapes`` that have them; see :data:`vaekit.data.shapes.FACTORS`), else ``None``."""
+    ``shapes`` that have them; see :data:`vaekit.data.shapes.FACTORS`), else ``None``;
+    ``mask``: see below."""
 
     x: torch.Tensor
     y: torch.Tensor | None
     factors: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    """bool (N, *shape), True where ``x`` is observed: set for a table loaded with
+    ``data.missing = "mask"`` that has missing cells (they hold 0 in ``x``), else ``None``."""
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -76,3 +80,5 @@ class LoadOptions:
     limit: int | None = None
     preprocessing: "Preprocessing | None" = None
     """A saved preprocessing to apply instead of fitting one."""
+    missing: str = "refuse"
+    """``"refuse"`` or ``"mask"``: what a table's missing cells do (``DataConfig.missing``)."""

@@ -39,6 +39,7 @@ def kl_term(latent: Latent, free_bits: float) -> torch.Tensor:
 
 @OBJECTIVES.register("elbo")
 class ELBO(Objective):
+    MASKED = True  # with Batch.mask: log p(x_o|z), the K = 1 case of MIWAE (Mattei & Frellsen 2019)
     MOVED_SETTINGS = {"k": "importance samples belong to objective.name='iwae'"}
 
     def __init__(self, ctx: BuildContext, *, beta: float = 1.0, warmup_epochs: float = 0.0, free_bits: float = 0.0,
@@ -58,7 +59,7 @@ class ELBO(Objective):
 
     def forward(self, model: nn.Module, batch: Batch, ctx: StepContext, step: str = MAIN_STEP) -> Loss:
         out = self.run_model(model, batch, samples=1)
-        recon = -out.log_px(batch.x)[0]  # (B,)
+        recon = -out.log_px(batch.x, batch.mask)[0]  # (B,); observed elements only when masked
         kl = out.kl()  # (B,), summed over every latent layer
         penalty = sum(kl_term(latent, self.free_bits) for latent in out.latents)
         aux = out.aux_total()

@@ -39,6 +39,10 @@ class Objective(nn.Module):
     """Smallest batch the objective can score (estimators over the minibatch need 2 or more); the
     trainer refuses a smaller train.batch_size and skips a shorter final batch."""
 
+    MASKED = False
+    """True when the objective scores ``Batch.mask`` (missing cells left out of log p(x|z));
+    the trainer refuses data with missing cells for an objective that would ignore the mask."""
+
     BOUND_AT_DEFAULTS = True
     """With its default settings, the minimised scalar is the reported bound (``loss``); False for
     objectives that minimise something else by design (e.g. a capacity-controlled KL)."""

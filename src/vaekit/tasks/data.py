@@ -9,13 +9,21 @@ from vaekit.artifacts.datasets import eval_view, load_splits, saved_preprocessin
 from vaekit.artifacts.rundir import DATASET
 from vaekit.artifacts.load import LoadedRun
 from vaekit.core.errors import DataError, VaekitError
+from vaekit.core.types import Batch
 from vaekit.data import ArrayData
 
 SPLITS = ("train", "val", "test")
 
 
 def split_data(run: LoadedRun, split: str = "test", data: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(x, y) of ``split``; ``data`` names another dataset to use instead of the run's own.
+    """(x, y) of ``split``; see :func:`split_batch` (which also gives the observed mask)."""
+    batch = split_batch(run, split, data)
+    return batch.x, batch.y
+
+
+def split_batch(run: LoadedRun, split: str = "test", data: str | None = None) -> Batch:
+    """``split`` as a :class:`Batch` (x, y, and the observed ``mask`` of a table with missing cells
+    loaded with ``data.missing = "mask"``); ``data`` names another dataset to use instead of the run's own.
 
     Both go through the run's saved preprocessing (``dataset.json``), applied and never re-fitted,
     so the same raw values always give the same model inputs (a run from before preprocessing
@@ -30,4 +38,4 @@ def split_data(run: LoadedRun, split: str = "test", data: str | None = None) -> 
             f"was trained on shape {run.shape}; use data of the same shape (e.g. --data {run.dataset['name']})"
         )
     part: ArrayData = getattr(splits, split)
-    return eval_view(part.x, cfg), part.y
+    return Batch(eval_view(part.x, cfg), part.y, part.mask)

@@ -10,7 +10,7 @@ from vaekit.artifacts.load import LoadedRun
 from vaekit.artifacts.metrics import evaluate_arrays
 from vaekit.core.errors import VaekitError
 from vaekit.core.types import Batch
-from vaekit.tasks.data import split_data
+from vaekit.tasks.data import split_batch
 
 
 ROWS_PER_PASS = 2_500
@@ -19,10 +19,11 @@ DEFAULT_BATCH = 50
 
 def evaluate_tensor(
     model: torch.nn.Module, x: torch.Tensor, *, y: torch.Tensor | None = None, k: int = 1000,
-    batch_size: int = DEFAULT_BATCH, chunk: int | None = None, seed: int = 0,
+    batch_size: int = DEFAULT_BATCH, chunk: int | None = None, seed: int = 0, mask: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """The metrics of :mod:`vaekit.artifacts.metrics` on data already in memory (N, *shape);
-    ``y``: labels, for conditional models."""
+    ``y``: labels, for conditional models; ``mask`` (N, *shape) bool, True where observed: the
+    likelihood terms then count the observed cells only (MIWAE's masked IW-k bound)."""
     if k < 1:
         raise VaekitError(f"--k must be at least 1 (got {k}); 1000 is the usual choice for the NLL")
     # Chunk the k samples so that one decoder pass holds about ROWS_PER_PASS rows: memory stays
@@ -32,7 +33,7 @@ def evaluate_tensor(
     chunk = chunk or max(1, min(k, ROWS_PER_PASS // max(1, batch_size)))
     torch.manual_seed(seed)
     device = next(model.parameters()).device
-    data = Batch(x, y)
+    data = Batch(x, y, mask)
     return evaluate_arrays(model, (data[i : i + batch_size].to(device) for i in range(0, x.shape[0], batch_size)), k=k, chunk=chunk)
 
 
@@ -45,18 +46,23 @@ def evaluate_run(
         raise VaekitError(f"--k must be at least 1 (got {k}); 1000 is the usual choice for the NLL")
     if limit is not None and limit < 1:
         raise VaekitError(f"--limit must be at least 1 (got {limit})")
-    x, y = split_data(run, split, data)
+    batch = split_batch(run, split, data)
     if limit is not None:
-        x, y = x[:limit], (None if y is None else y[:limit])
+        batch = batch[:limit]
+    x, y = batch.x, batch.y
     if not getattr(run.model, "GENERATIVE", True):  # a classifier stage: accuracy, not likelihoods
         from vaekit.tasks.classify import classifier_metrics
 
         return {**classifier_metrics(run.model, x, y), "split": split, "dataset": data or run.config.data.name}
-    result = evaluate_tensor(run.model, x, y=y, k=k, batch_size=batch_size, chunk=chunk, seed=seed)
+    result = evaluate_tensor(run.model, x, y=y, k=k, batch_size=batch_size, chunk=chunk, seed=seed, mask=batch.mask)
     likelihood = run.config.model.get("likelihood", {})
     result.update(split=split, dataset=data or run.config.data.name, binarized=run.config.data.binarize != "none",
                   likelihood=likelihood.get("name") if isinstance(likelihood, dict) else likelihood, seed=seed)
     note = likelihood_note(run)
+    if "observed_fraction" in result:
+        masked = (f"masked table ({result['observed_fraction']:.1%} of the cells observed): NLL, ELBO and recon are nats "
+                  "per row over the observed cells only (MIWAE's IW-k bound on log p(x_o)); bits/dim divides by all D")
+        note = f"{note}; {masked}" if note else masked
     if note:
         result["note"] = note
     return result

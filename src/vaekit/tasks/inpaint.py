@@ -114,18 +114,7 @@ def observed_log_prob(px: Distribution, x: torch.Tensor, observed: torch.Tensor)
         per = px.base_dist.log_prob(x)  # (B, *shape)
         return torch.where(observed, per, torch.zeros_like(per)).reshape(b, -1).sum(-1)
     if isinstance(px, TabularDistribution):
-        xf, of = x.reshape(b, -1), observed.reshape(b, -1)
-        lp = torch.zeros(b, dtype=xf.dtype, device=xf.device)
-        if len(px.numeric):
-            idx = px.numeric
-            per = torch.distributions.Normal(px.loc[:, idx], px.scale[:, idx], validate_args=False).log_prob(xf[:, idx])
-            lp = lp + torch.where(of[:, idx], per, torch.zeros_like(per)).sum(-1)
-        if px.gather.numel():
-            log_p = torch.log_softmax(px._logits(), dim=-1).masked_fill(~px.mask, 0.0)  # (B, G, K)
-            group_seen = (of[:, px.gather] | ~px.mask).all(-1)  # (B, G): every element of the slice observed
-            per_group = (xf[:, px.gather] * px.mask * log_p).sum(-1)
-            lp = lp + (per_group * group_seen).sum(-1)
-        return lp
+        return px.log_prob_observed(x, observed)  # (B,)
     raise InpaintError(
         f"method 'metropolis-within-gibbs' needs a likelihood that factorises over the data's elements; this run's "
         f"{type(px).__name__} does not: use method 'pseudo-gibbs'"

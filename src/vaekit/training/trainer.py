@@ -194,6 +194,17 @@ class Trainer:
         self.objective = build_objective(cfg.objective, ctx.but(latent_dim=getattr(self.model, "latent_dim", 0))).to(self.device)
         if self.device.type == "cpu":
             torch.set_num_threads(cfg.train.threads or auto_threads(self.model, cfg.train.batch_size // self.info.world_size))
+        masked = any(part.mask is not None for part in (self.splits.train, self.splits.val, self.splits.test))
+        if masked and not getattr(self.objective, "MASKED", False):
+            raise ConfigError(
+                f"the data has missing cells (data.missing=mask) but objective.name={cfg.objective['name']!r} would score "
+                "them as zeros; use objective.name='iwae' (MIWAE; --recipe miwae) or 'elbo'"
+            )
+        if masked and not getattr(getattr(self.model, "likelihood", None), "MASKABLE", False):
+            raise ConfigError(
+                "the data has missing cells (data.missing=mask) but this model's likelihood cannot leave them out of "
+                "log p(x|z); use --set model.likelihood=tabular (the miwae recipe does)"
+            )
         min_batch = getattr(self.objective, "MIN_BATCH", 1)
         if cfg.train.batch_size // self.info.world_size < min_batch:
             raise ConfigError(
@@ -262,8 +273,11 @@ class Trainer:
         self.x_train = x_train.to(device)
         y = self.splits.train.y
         self.y_train = None if y is None else y.to(device)
-        yv = self.splits.val.y
-        self.val = Batch(eval_view(self.splits.val.x, cfg.data).to(device), None if yv is None else yv.to(device))
+        mask = self.splits.train.mask  # (N, *shape) bool, True = observed; None without missing cells
+        self.mask_train = None if mask is None else mask.to(device)
+        yv, mv = self.splits.val.y, self.splits.val.mask
+        self.val = Batch(eval_view(self.splits.val.x, cfg.data).to(device), None if yv is None else yv.to(device),
+                         None if mv is None else mv.to(device))
         self.n = self.x_train.shape[0]
         self.steps_per_epoch = len(batch_indices(self.n, cfg.train.batch_size, shuffle=False, drop_last=False))
 
@@ -342,7 +356,8 @@ class Trainer:
                     bar.advance()  # a final batch too short for the objective's minibatch estimator
                     continue
                 idx = idx.to(device)
-                batch = Batch(x_epoch[idx], None if self.y_train is None else self.y_train[idx])
+                batch = Batch(x_epoch[idx], None if self.y_train is None else self.y_train[idx],
+                              None if self.mask_train is None else self.mask_train[idx])
                 if self.train_step(batch, self.step_context(i), stats):
                     consecutive_bad = 0
                 else:

@@ -57,15 +57,25 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
 
     p = sub.add_parser(
         "impute", help="fill the missing cells (empty, NA, NaN, ?) of a table, other cells kept as written",
-        description="Tabular imputation with a run trained on a table (csv:PATH, breast-cancer). DATA.csv has the "
+        description="Tabular imputation with a run trained on a table (csv:PATH, breast-cancer; complete rows, or rows "
+                    "with missing cells under --recipe miwae). DATA.csv has the "
                     "run's columns (header row; a label column is passed through); missing cells are empty or "
                     "NA, N/A, NaN, null, none, ?, - (any case). Cells are encoded with the run's saved "
-                    "preprocessing, filled with the average of -n chains' decoder means (categorical: the most "
-                    "probable category) and written in the original units; every other cell is copied as written.")
+                    "preprocessing, filled with E[x_m | x_o] estimated by importance sampling (MIWAE sec. 4; the "
+                    "default for runs trained with data.missing=mask) or by the average of -n chains' decoder means "
+                    "(categorical: the most probable category) and written in the original units; every other cell "
+                    "is copied as written.")
     add_run(p)
     p.add_argument("data", metavar="DATA.csv", help="the table with missing cells")
-    p.add_argument("-n", type=int, default=8, help="chains averaged per row (default 8)")
-    _sampler_args(p)
+    p.add_argument("-n", type=int, default=None,
+                   help="importance draws per row (default 1000) or chains averaged per row (default 8)")
+    p.add_argument("--method", default=None, choices=["importance", "pseudo-gibbs", "metropolis-within-gibbs", "mwg"],
+                   help="importance (Mattei & Frellsen 2019, sec. 4: sum_k w_k E[x_m|z_k] with self-normalised weights "
+                        "w_k ∝ p(x_o|z_k)p(z_k)/q(z_k|x_o); the default for runs trained with data.missing=mask), "
+                        "pseudo-gibbs (Rezende et al. 2014; the default otherwise) or metropolis-within-gibbs / mwg "
+                        "(Mattei & Frellsen 2018)")
+    p.add_argument("--steps", type=int, metavar="T", help="chain steps (default 50 pseudo-gibbs, 200 metropolis-within-gibbs)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the draws (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.csv", help="where to write the filled table")
     p.set_defaults(func=_handler("impute"))
 

@@ -115,7 +115,7 @@ def impute(args: argparse.Namespace) -> int:
     from vaekit.tasks.impute import impute_csv
 
     output = check_output(Path(args.output), {".csv"})
-    if args.n < 1:
+    if args.n is not None and args.n < 1:
         raise _usage(f"-n must be at least 1 (got {args.n})")
     if args.steps is not None and args.steps < 1:
         raise _usage(f"--steps must be at least 1 (got {args.steps})")
@@ -125,9 +125,12 @@ def impute(args: argparse.Namespace) -> int:
                      f"(use `vaekit inpaint {run.path} ...` for images and vectors)")
     result, text = impute_csv(run, args.data, n=args.n, method=args.method, steps=args.steps, seed=args.seed)
     write_text_atomic(output, text)
-    extra = f", acceptance {result.stats['acceptance']:.2f}" if "acceptance" in result.stats else ""
-    print(f"Filled {result.stats['cells']} missing cell(s) in {result.stats['rows']} of {len(result.table)} rows "
-          f"({args.method}, {args.n} chains{extra}); wrote {output}")
+    st = result.stats
+    if st["method"] == "importance":
+        how = f"importance sampling, {st['n']} draws per row, mean effective sample size {st['ess']:.1f}"
+    else:
+        how = f"{st['method']}, {st['n']} chains" + (f", acceptance {st['acceptance']:.2f}" if "acceptance" in st else "")
+    print(f"Filled {st['cells']} missing cell(s) in {st['rows']} of {len(result.table)} rows ({how}); wrote {output}")
     return 0
 
 

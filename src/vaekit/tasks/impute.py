@@ -1,5 +1,5 @@
-"""Tabular imputation: fill the missing cells of a table with a VAE trained on complete rows,
-keeping every other cell exactly as given.
+"""Tabular imputation: fill the missing cells of a table with a trained VAE (on complete rows,
+or a MIWAE run trained on rows with missing cells), keeping every other cell exactly as given.
 
 A missing cell is an empty cell or one of :data:`MISSING` (``NA``, ``NaN``, ``null``, ``?`` ...,
 any case). Rows are encoded with the run's *saved* preprocessing (``dataset.json``; never
@@ -12,6 +12,11 @@ chains' decoder means (for a numeric column: an estimate of E[x_m | x_o], the va
 minimises the expected squared error; for a categorical column: the category with the highest
 average probability), mapped back to the column's original units (whole numbers where the
 training column held whole numbers).
+
+``method="importance"`` (:mod:`vaekit.tasks.impute_importance`; Mattei & Frellsen 2019, sec. 4)
+fills a cell with the self-normalised importance-sampling estimate of E[x_m | x_o] over ``n``
+(default 1000) draws of the encoder instead of chains; it is the default for runs trained with
+``data.missing = "mask"`` (the ``miwae`` recipe), whose encoder was trained as that proposal.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ import torch
 
 from vaekit.core.errors import DataError
 from vaekit.data import Table
-from vaekit.tasks.inpaint import InpaintError, complete
+from vaekit.data.missing import MISSING, encode_with_missing, is_missing  # noqa: F401  (MISSING re-exported)
+from vaekit.tasks.impute_importance import DEFAULT_K, importance_impute
+from vaekit.tasks.inpaint import ALIASES, METHODS, InpaintError, complete
 from vaekit.tasks.tabular import table_csv, table_preprocessing
 
-MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
+IMPUTE_METHODS = ("importance", *METHODS)
+DEFAULT_CHAINS = 8
 
 
 @dataclass(frozen=True)
@@ -42,11 +50,10 @@ class Imputed:
     stats: dict[str, Any]
 
 
-def is_missing(cell: Any) -> bool:
-    """True for an empty / NA-like cell or a float NaN."""
-    if isinstance(cell, (float, np.floating)):
-        return bool(np.isnan(cell))
-    return str(cell).strip().lower() in MISSING
+def default_method(run: Any) -> str:
+    """``importance`` for a run trained on rows with missing cells (MIWAE), else ``pseudo-gibbs``."""
+    data = getattr(getattr(run, "config", None), "data", None)
+    return "importance" if getattr(data, "missing", "refuse") == "mask" else "pseudo-gibbs"
 
 
 def read_table_with_missing(path: str | Path) -> Table:
@@ -77,39 +84,39 @@ def _encode(pre, table: Table, where: str) -> tuple[torch.Tensor, torch.Tensor, 
     if absent or extra:
         parts = ([f"missing column(s) {absent}"] if absent else []) + ([f"unexpected column(s) {extra}"] if extra else [])
         raise DataError(f"{where}: the columns do not match the run's ({'; '.join(parts)}); it expects: {', '.join(names)}")
-    n = len(table)
-    missing = np.zeros((n, len(names)), dtype=bool)
-    filled = []
-    for j, col in enumerate(pre.columns):
-        cells = np.asarray(table.column(col["name"]), dtype=object)
-        miss = np.asarray([is_missing(c) for c in cells], dtype=bool)
-        missing[:, j] = miss
-        # A placeholder the saved preprocessing can encode; the element is marked unobserved below.
-        placeholder = str(col["mean"]) if col["kind"] == "numeric" else str(col["categories"][0])
-        filled.append(np.where(miss, placeholder, cells.astype(str)))
-    x = pre.apply(Table(tuple(names), tuple(filled)), where=where)  # (N, D); raises on bad cells
-    observed = torch.ones_like(x, dtype=torch.bool)
-    for j, col in enumerate(pre.columns):
-        start, stop = col["slice"]
-        rows = torch.from_numpy(missing[:, j])
-        observed[rows, start:stop] = False
-    x = torch.where(observed, x, torch.zeros_like(x))
+    missing = np.zeros((len(table), len(names)), dtype=bool)
+    for j, name in enumerate(names):
+        missing[:, j] = [is_missing(c) for c in np.asarray(table.column(name), dtype=object)]
+    x, observed = encode_with_missing(pre, table, missing, where)  # (N, D) zero-filled, (N, D) bool
     return x, observed, missing
 
 
 def impute_encoded(
-    run: Any, x: torch.Tensor, observed: torch.Tensor, *, n: int = 8, method: str = "pseudo-gibbs",
+    run: Any, x: torch.Tensor, observed: torch.Tensor, *, n: int | None = None, method: str = "pseudo-gibbs",
     steps: int | None = None, seed: int = 0, cond: torch.Tensor | None = None, batch_size: int = 2048,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """Encoded rows (N, D) with a mask (N, D) -> the rows with their unobserved elements replaced
-    by the average of ``n`` chains' decoder means; observed elements unchanged (bit for bit)."""
+    by the average of ``n`` chains' decoder means (default 8) or, with ``method="importance"``, by
+    the importance-weighted average over ``n`` encoder draws (default 1000); observed elements
+    unchanged (bit for bit). ``x`` must hold 0 in unobserved elements for ``importance`` (the
+    input MIWAE's encoder is trained on)."""
     model = getattr(run, "model", run)
+    method = ALIASES.get(method, method)
+    if method not in IMPUTE_METHODS:
+        raise InpaintError(f"unknown imputation method {method!r}; choose one of: {', '.join(IMPUTE_METHODS)}")
+    if n is None:
+        n = DEFAULT_K if method == "importance" else DEFAULT_CHAINS
     if n < 1:
         raise InpaintError(f"n must be at least 1 (got {n})")
     if x.dim() != 2 or tuple(x.shape[1:]) != tuple(model.shape):
         raise InpaintError(f"encoded rows must have shape (N, {model.shape[0]}); got {tuple(x.shape)}")
     if getattr(model, "cond_dim", 0) and cond is None:
         raise InpaintError("this run is conditional (a cvae): the table needs its label column to impute")
+    if method == "importance":
+        if steps is not None:
+            raise InpaintError("--steps belongs to the chain samplers; importance sampling takes -n draws per row")
+        filled, st = importance_impute(model, x.float(), observed, k=n, seed=seed, cond=cond)
+        return filled, st
     gen = torch.Generator().manual_seed(seed)
     out = x.clone().float()
     per_pass = max(1, batch_size // n)
@@ -132,12 +139,14 @@ def impute_encoded(
 
 
 def impute_table(
-    run: Any, table: Table, *, n: int = 8, method: str = "pseudo-gibbs", steps: int | None = None, seed: int = 0,
+    run: Any, table: Table, *, n: int | None = None, method: str | None = None, steps: int | None = None, seed: int = 0,
     where: str = "data",
 ) -> Imputed:
     """Fill the missing cells of ``table`` (a :class:`Table` with the run's column names; cells
     as text or numbers, missing = :func:`is_missing`). Observed cells come back exactly as given;
-    a label column of a conditional run conditions the model and is passed through."""
+    a label column of a conditional run conditions the model and is passed through. ``method``:
+    ``importance``, ``pseudo-gibbs`` or ``metropolis-within-gibbs`` (default: :func:`default_method`)."""
+    method = ALIASES.get(method, method) if method else default_method(run)
     pre = table_preprocessing(run.dataset.get("preprocessing"))
     if len(table) == 0:
         raise DataError(f"{where} has no rows to impute")
@@ -163,7 +172,8 @@ def impute_table(
         j = pre.names.index(name)
         values = np.asarray(decoded.column(name), dtype=object)
         columns.append(np.where(missing[:, j], values, given))
-    stats.update(cells=int(missing.sum()), rows=int(missing.any(1).sum()), method=method, n=n)
+    n_used = stats.get("k", n if n is not None else DEFAULT_CHAINS)
+    stats.update(cells=int(missing.sum()), rows=int(missing.any(1).sum()), method=method, n=n_used)
     return Imputed(Table(table.names, tuple(columns)), missing, stats)
 
 

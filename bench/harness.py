@@ -338,8 +338,10 @@ class Context:
             raise RunFailed(f"{' '.join(cmd[:6])} ... exited {p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}")
         return p
 
-    def worker(self, python: str, task: str, args: dict[str, Any], *, timeout: float = 7200) -> tuple[dict[str, Any], Proc]:
-        p = self.process([python, str(WORKER), task, json.dumps(args)], timeout=timeout)
+    def worker(self, python: str, task: str, args: dict[str, Any], *, timeout: float = 7200,
+               script: Path = WORKER) -> tuple[dict[str, Any], Proc]:
+        """One task of ``script`` (bench/worker.py, or a module that registers more tasks on it)."""
+        p = self.process([python, str(script), task, json.dumps(args)], timeout=timeout)
         line = next((ln for ln in reversed(p.stdout.splitlines()) if ln.startswith("RESULT ")), None)
         if line is None:
             raise RunFailed(f"worker {task}: no RESULT line\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}")

@@ -492,24 +492,69 @@ def lk_build_pythae(name: str, net: str, hp: dict[str, Any]):
     return getattr(pm, name)(config, encoder=Encoder(), decoder=Decoder())
 
 
+def pythae_budget(budget: float, before_epoch: Callable[[int], None] | None = None, *, hard: bool = False):
+    """A pythae ``TrainingCallback`` that ends training once ``budget`` seconds have passed since
+    ``on_train_begin``, with the per-epoch log it keeps and the exception it raises.
+
+    pythae 0.1.2 has no stop signal for callbacks, and its epoch loop iterates a fixed range, so the
+    callback raises ``BudgetSpent`` from ``on_log`` (the last hook of an epoch, after the best model
+    was kept) - the rule of vaekit's ``train.time_budget``: stop at the first epoch end with the
+    budget spent, validation included. ``before_epoch(epoch)`` runs at each epoch's start, inside
+    the epoch's clock (e.g. a fresh binarisation: vaekit's epoch time includes its draw too).
+    ``hard``: also stop at the first training step that ends with the budget spent (for models
+    whose single epoch outlasts the budget many times over); ``epochs`` then ends with an entry
+    ``{"partial": True, "steps": ...}``. Returns ``(callback, epochs, BudgetSpent)``."""
+    from pythae.trainers.training_callbacks import TrainingCallback
+
+    epochs: list[dict[str, Any]] = []
+    clock: dict[str, float] = {}
+
+    class BudgetSpent(Exception):
+        pass
+
+    class Budget(TrainingCallback):
+        def on_train_begin(self, training_config, **kw):
+            clock["start"] = time.perf_counter()
+
+        def on_epoch_begin(self, training_config, **kw):
+            clock["t0"], clock["steps"] = time.perf_counter(), 0
+            if before_epoch is not None:
+                before_epoch(kw.get("epoch", 1))
+
+        def on_eval_step_begin(self, training_config, **kw):
+            epochs.append({"epoch": kw.get("epoch"), "seconds": time.perf_counter() - clock["t0"]})
+
+        def on_log(self, training_config, logs, **kw):
+            elapsed = time.perf_counter() - clock["start"]
+            if epochs:
+                epochs[-1].update({k: float(v) for k, v in logs.items()}, elapsed_s=elapsed)
+            if elapsed >= budget:
+                raise BudgetSpent()
+
+        def on_train_step_end(self, training_config, **kw):
+            clock["steps"] += 1
+            elapsed = time.perf_counter() - clock["start"]
+            if hard and elapsed >= budget:
+                epochs.append({"partial": True, "steps": clock["steps"], "seconds": time.perf_counter() - clock["t0"],
+                               "elapsed_s": elapsed})
+                raise BudgetSpent()
+
+    return Budget(), epochs, BudgetSpent
+
+
 @task
 def pythae_train_budget(a: dict[str, Any]) -> dict[str, Any]:
     """pythae TrainingPipeline until the wall-clock budget is spent, on dynamically binarised
     training images; saves the best-on-validation weights (pythae's own ``_best_model``).
 
     Dynamic binarisation: a fresh Bernoulli draw of every training image at the start of every
-    epoch from a generator seeded with the run's seed (as vaekit's trainer does). The budget:
-    pythae 0.1.2 has no stop signal for callbacks, and its epoch loop iterates a fixed range, so a
-    callback raises :class:`BudgetSpent` from ``on_log`` (the last hook of an epoch, after the
-    best model was kept) once the training time since ``on_train_begin`` reaches the budget - the
-    same rule as vaekit's ``train.time_budget`` (stop at the first epoch end with the budget spent,
-    validation included)."""
+    epoch from a generator seeded with the run's seed (as vaekit's trainer does). The budget: see
+    :func:`pythae_budget` (vaekit's ``train.time_budget`` rule)."""
     set_threads(a)
     t_start = time.perf_counter()
     from pythae.data.datasets import DatasetOutput
     from pythae.pipelines import TrainingPipeline
     from pythae.trainers import AdversarialTrainerConfig, BaseTrainerConfig
-    from pythae.trainers.training_callbacks import TrainingCallback
 
     grey = lk_arrays(a["data"], "train", a.get("limit"))  # (N, 1, 28, 28) in [0, 1]
     x_val = lk_arrays(a["data"], "val", a.get("val_limit"))
@@ -528,31 +573,12 @@ def pythae_train_budget(a: dict[str, Any]) -> dict[str, Any]:
             return DatasetOutput(data=self.data[i])
 
     train_set = Binarised()
-    epochs: list[dict[str, Any]] = []
-    clock: dict[str, float] = {}
 
-    class BudgetSpent(Exception):
-        pass
+    def redraw(epoch: int) -> None:
+        if epoch > 1:  # epoch 1 uses the draw made at construction
+            train_set.data = torch.bernoulli(grey, generator=gen)
 
-    class Budget(TrainingCallback):
-        def on_train_begin(self, training_config, **kw):
-            clock["start"] = time.perf_counter()
-
-        def on_epoch_begin(self, training_config, **kw):
-            # The epoch's clock starts before the draw: vaekit's epoch time includes its draw too.
-            clock["t0"] = time.perf_counter()
-            if kw.get("epoch", 1) > 1:  # epoch 1 uses the draw made at construction
-                train_set.data = torch.bernoulli(grey, generator=gen)
-
-        def on_eval_step_begin(self, training_config, **kw):
-            epochs.append({"epoch": kw.get("epoch"), "seconds": time.perf_counter() - clock["t0"]})
-
-        def on_log(self, training_config, logs, **kw):
-            elapsed = time.perf_counter() - clock["start"]
-            if epochs:
-                epochs[-1].update({k: float(v) for k, v in logs.items()}, elapsed_s=elapsed)
-            if elapsed >= a["budget"]:
-                raise BudgetSpent()
+    budget_cb, epochs, BudgetSpent = pythae_budget(a["budget"], before_epoch=redraw)
 
     trainer = {"batch": a.get("batch_size", 64), "lr": a.get("lr")}
     with tempfile.TemporaryDirectory() as tmp:
@@ -569,7 +595,7 @@ def pythae_train_budget(a: dict[str, Any]) -> dict[str, Any]:
         pipe = TrainingPipeline(model=model, training_config=cfg)
         stopped, diverged = False, None
         try:
-            pipe(train_data=train_set, eval_data=x_val, callbacks=[Budget()])
+            pipe(train_data=train_set, eval_data=x_val, callbacks=[budget_cb])
         except BudgetSpent:
             stopped = True
         except ArithmeticError as err:  # pythae raises on a NaN loss and drops the run; we keep its best

@@ -1,24 +1,48 @@
-"""bench/bench_fid.py --quick: the classifier stage, three candidates at one time budget, FID on
-validation then test through the harness, the table with its feature net named."""
+"""bench/bench_fid.py --quick on real Fashion-MNIST (1,000 training images): the classifier stage,
+vaekit's three candidates and - when the pythae side venv exists (bench/setup_pythae.sh, which
+.ci/run runs) - pythae's VQVAE + PixelCNN sampler and its VAEGAN (two settings screened on
+validation) at one time budget, FID on validation then test through the harness, the table with
+its feature net named and a sample grid per candidate."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+from run_all import default_pythae_python  # noqa: E402
+
+needs_fashion = pytest.mark.skipif(
+    not (Path("/usr/share/datasets/fashion-mnist").is_dir() or os.environ.get("VAEKIT_DATA")),
+    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, as .ci/run does)")
 
 
+@needs_fashion
 def test_quick_fid_benchmark(tmp_path) -> None:
     results, docs = tmp_path / "r.jsonl", tmp_path / "d.md"
+    pythae = default_pythae_python()
     cmd = [sys.executable, str(BENCH / "bench_fid.py"), "--quick", "--threads", "1", "--results", str(results),
-           "--docs", str(docs)]
+           "--docs", str(docs)] + ([] if pythae else ["--no-pythae"])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = docs.read_text()
-    assert "not an Inception FID" in text and "| vae-gan |" in text and "pythae side" in text
+    assert "not an Inception FID" in text and "| vaekit vae-gan |" in text
     scores = [json.loads(line) for line in results.read_text().splitlines()]
-    splits = {(r["side"], r["split"]) for r in scores if r["bench"] == "fid-score"}
-    assert len(splits) == 6  # three candidates x (val, test)
+    pairs = {(r["side"], r["split"]) for r in scores if r["bench"] == "fid-score"}
+    vaekit_pairs = {(s, sp) for s in ("fashion (continuous)", "vqvae + pixelcnn-prior", "vae-gan") for sp in ("val", "test")}
+    assert vaekit_pairs <= pairs
+    grids = sorted((docs.parent / "quick-fid-images").glob("*.png"))
+    if pythae:
+        pythae_scores = [r for r in scores if r["bench"] == "fid-score" and r["side"].startswith("pythae")]
+        # VQVAE val + test, both VAEGAN settings on val, the chosen one on test
+        assert len(pythae_scores) == 5 and {r["split"] for r in pythae_scores} == {"val", "test"}
+        assert all(0 < r["figures"]["fid"] < 1e4 for r in pythae_scores)
+        assert "| pythae VAEGAN |" in text and "screened on validation" in text and len(grids) == 5
+    else:
+        assert "pythae side not run" in text and len(grids) == 3

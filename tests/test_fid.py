@@ -95,3 +95,33 @@ def test_a_standalone_feature_net_file_gives_the_same_fid(runs, tmp_path, capsys
         load_feature_net(vae / "model.safetensors")
     with pytest.raises(VaekitError, match="not a classifier run"):
         save_feature_net(vaekit.load(vae), tmp_path / "x.safetensors")
+
+
+def test_samples_from_elsewhere_score_like_the_runs_own(runs, tmp_path) -> None:
+    """score_samples (how another library's samples are scored) on a run's own samples, saved as
+    an .npy file as another tool would, gives the figure `vaekit evaluate --fid` gives; bad
+    arrays are refused with what to do."""
+    import torch
+
+    import vaekit
+    from vaekit.tasks.data import split_data
+    from vaekit.tasks.fid import run_sample_quality, score_samples
+
+    clf, vae = runs
+    run, feature_run = vaekit.load(vae), vaekit.load(clf)
+    expected = run_sample_quality(run, feature_run, n=300, seed=3, split="val")
+    gen = torch.Generator().manual_seed(3)
+    fake = run.model.sample(300, generator=gen).cpu()
+    if run.config.data.binarize != "none" or run.dataset.get("levels") == 2:
+        fake = torch.bernoulli(fake.clamp(0, 1), generator=gen)
+    np.save(tmp_path / "fake.npy", fake.numpy())
+    real, _ = split_data(feature_run, "val")
+    got = score_samples(np.load(tmp_path / "fake.npy"), real, str(clf))
+    assert got["fid"] == pytest.approx(expected["fid"], rel=1e-5) and got["feature_net"] == str(clf)
+    assert got["precision"] == pytest.approx(expected["precision"]) and got["recall"] == pytest.approx(expected["recall"])
+    with pytest.raises(VaekitError, match=r"shape \(64,\) each.*takes \(1, 8, 8\)"):
+        score_samples(np.zeros((300, 64)), real, feature_run)
+    with pytest.raises(VaekitError, match="divide 8-bit images by 255"):
+        score_samples(fake * 255, real, feature_run)
+    with pytest.raises(VaekitError, match="finite"):
+        score_samples(torch.full_like(fake, float("nan")), real, feature_run)

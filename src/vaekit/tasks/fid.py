@@ -13,6 +13,7 @@ computed in the same feature space.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -116,10 +117,34 @@ def run_sample_quality(run: Any, feature_run: Any, *, n: int = 10_000, seed: int
     fake = run.model.sample(n, generator=gen).cpu()  # decoder means (n, *shape)
     if binary:  # binary draws from p(x|z), from the same seeded generator (reproducible)
         fake = torch.bernoulli(fake.clamp(0, 1), generator=gen)
-    result = sample_quality(classifier_features(feature_run.model, x), classifier_features(feature_run.model, fake), k=k)
-    result.update(feature_net=str(feature_run.path), split=split, seed=seed, samples="p(x|z) draws" if binary else
-                  "decoder means", note=f"features of the vaekit classifier {feature_run.path} (penultimate layer); "
-                  "not an Inception FID, comparable only with figures in the same feature space")
+    result = score_samples(fake, x, feature_run, k=k)
+    result.update(split=split, seed=seed, samples="p(x|z) draws" if binary else "decoder means")
+    return result
+
+
+def score_samples(fake: Any, real: Any, feature_net: Any, *, k: int = 3) -> dict[str, Any]:
+    """FID / precision / recall of any generator's images against real ones, in a vaekit feature
+    net's space: how samples of another library (or of a run's `vaekit sample` file) are put next to
+    ``vaekit evaluate --fid`` figures.
+
+    ``fake`` and ``real``: arrays or tensors (N, *shape) of pixel values in [0, 1], ``shape`` being
+    the feature net's input shape (e.g. (1, 28, 28)); ``feature_net``: a :class:`FeatureNet`, a
+    loaded classifier run, or a path :func:`load_feature_net` accepts."""
+    net = load_feature_net(feature_net) if isinstance(feature_net, (str, os.PathLike)) else feature_net
+    sets = {}
+    for name, a in (("generated", fake), ("real", real)):
+        t = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a).float().cpu()
+        if tuple(t.shape[1:]) != tuple(net.shape):
+            raise VaekitError(f"the {name} images have shape {tuple(t.shape[1:])} each, but the feature net "
+                              f"{net.path} takes {tuple(net.shape)}: give (N, {', '.join(map(str, net.shape))}) arrays")
+        if not bool(torch.isfinite(t).all()) or float(t.min()) < 0.0 or float(t.max()) > 1.0:
+            raise VaekitError(f"the {name} images must be finite pixel values in [0, 1] (got min {float(t.min()):g}, "
+                              f"max {float(t.max()):g}): divide 8-bit images by 255")
+        sets[name] = t
+    result = sample_quality(classifier_features(net.model, sets["real"]), classifier_features(net.model, sets["generated"]),
+                            k=k)
+    result.update(feature_net=str(net.path), note=f"features of the vaekit classifier {net.path} (penultimate "
+                  "layer); not an Inception FID, comparable only with figures in the same feature space")
     return result
 
 

@@ -7,6 +7,7 @@
 
 Modules: ``container`` (the file format and its checks), ``discretise`` (latent buckets and
 likelihood tables), ``numerics`` (deterministic network evaluation), ``bbans`` (the coder),
+``ladder_nets`` and ``hierarchy`` (the same for hierarchical ``ladder`` runs: BB-ANS over the layers),
 ``symbols`` (arrays <-> symbols), ``files`` (inputs and outputs of the CLI), ``rate`` (actual
 bits vs the ELBO), ``lossy`` (quantised latents), ``api``.
 """

@@ -25,7 +25,7 @@ from vaekit.artifacts import rundir
 from vaekit.artifacts.load import LoadedRun, load, sha256_file
 from vaekit.tasks.compress.bbans import BitsBackCoder, CoderSettings, DesyncError, init_symbols_for
 from vaekit.tasks.compress.container import ContainerError, Header, data_digest, pack, payload_digest, unpack
-from vaekit.tasks.compress.numerics import CodingNets, one_thread
+from vaekit.tasks.compress.numerics import CodingNets, UnsupportedRun, one_thread
 from vaekit.tasks.compress.symbols import Alphabet, alphabet, from_symbols, to_symbols
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
@@ -46,13 +46,30 @@ def _as_run(run: LoadedRun | str | os.PathLike[str]) -> LoadedRun:
     return run if isinstance(run, LoadedRun) else load(run)
 
 
+def is_ladder(run: LoadedRun) -> bool:
+    """A hierarchical (``ladder``) run, coded by :mod:`.hierarchy` instead of :mod:`.bbans`."""
+    return type(run.model).__name__ == "LadderVAE"
+
+
+def _build_coder(run: LoadedRun, a: Alphabet, latent_bits: int) -> BitsBackCoder:
+    if is_ladder(run):
+        from vaekit.tasks.compress.hierarchy import LadderCoder, LadderSettings, ladder_init_symbols
+        from vaekit.tasks.compress.ladder_nets import LadderCodingNets
+
+        lnets = LadderCodingNets(run.model, a.likelihood, a.levels)
+        lsettings = LadderSettings(latent_bits=latent_bits, init_symbols=ladder_init_symbols(lnets.dims, latent_bits),
+                                   latent_dims=lnets.dims)
+        return LadderCoder(lnets, lsettings)
+    nets = CodingNets(run.model, a.likelihood, a.levels)
+    settings = CoderSettings(latent_bits=latent_bits, init_symbols=init_symbols_for(run.model.latent_dim, latent_bits))
+    return BitsBackCoder(nets, run.model.latent_dim, settings)
+
+
 def _coder(run: LoadedRun, a: Alphabet, latent_bits: int) -> BitsBackCoder:
     """The coder of ``run`` (its float64 copy of the nets is kept per model object)."""
     cached = _CODER_CACHE.get(id(run.model))
     if cached is None or cached[0] is not run.model or cached[1].settings.latent_bits != latent_bits:
-        nets = CodingNets(run.model, a.likelihood, a.levels)
-        settings = CoderSettings(latent_bits=latent_bits, init_symbols=init_symbols_for(run.model.latent_dim, latent_bits))
-        cached = (run.model, BitsBackCoder(nets, run.model.latent_dim, settings))
+        cached = (run.model, _build_coder(run, a, latent_bits))
         _CODER_CACHE.clear()  # one model at a time: the cache is for repeated calls, not a registry
         _CODER_CACHE[id(run.model)] = cached
     return cached[1]
@@ -97,6 +114,9 @@ def _compress_lossy(run: LoadedRun, a: Alphabet, x: np.ndarray, symbols: np.ndar
                     source: dict[str, Any] | None) -> bytes:
     from vaekit.tasks.compress import lossy
 
+    if is_ladder(run):
+        raise UnsupportedRun(f"lossy coding (--lossy) is implemented for one-latent-layer `vae` runs; run {run.path} "
+                             "is a ladder (code it losslessly, or use a `compress`-recipe run for --lossy)")
     coder = lossy.LossyCoder(_coder(run, a, 12).nets, a, int(run.model.latent_dim), quality)
     blob = lossy.fit_entropy_model(run)
     q = coder.quantise(symbols)  # (N, L)
@@ -164,10 +184,13 @@ def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
         return x
     coder_info = header.coder
     latent_bits, init = coder_info.get("latent_bits"), coder_info.get("init_symbols")
-    if not (isinstance(latent_bits, int) and 4 <= latent_bits <= 16 and init == init_symbols_for(run.model.latent_dim, latent_bits)):
+    if not (isinstance(latent_bits, int) and 4 <= latent_bits <= 16):
+        raise ContainerError("the stream's coder settings are out of range; the file is damaged")
+    coder = _coder(run, a, latent_bits)
+    _check_scheme(run, coder_info, asdict(coder.settings))
+    if init != coder.settings.init_symbols:
         raise ContainerError("the stream's coder settings are out of range; the file is damaged")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
-    coder = _coder(run, a, latent_bits)
     try:
         with one_thread():
             symbols = coder.decode(words, n, a.dim, progress)
@@ -178,3 +201,18 @@ def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
         raise ContainerError("the decoded data does not match the hash recorded at compression; nothing was "
                              "returned (the file is damaged, or the coder's numerics differ on this machine)")
     return x
+
+
+def _check_scheme(run: LoadedRun, got: dict[str, Any], want: dict[str, Any]) -> None:
+    """The header's coding scheme (one-layer BB-ANS, or BB-ANS over a ladder's layers) and layer
+    sizes must be what ``run`` codes with; the model sha256 normally refuses another run first,
+    this says what kind of run the stream needs."""
+    scheme, expected = got.get("scheme", "bbans"), want.get("scheme", "bbans")
+    if scheme != expected:
+        kinds = {"bbans": "a one-latent-layer `vae` run", "bbans-ladder": "a hierarchical `ladder` run"}
+        raise ContainerError(f"this stream was coded for {kinds.get(str(scheme), f'scheme {scheme!r}')}, but run "
+                             f"{run.path} is {kinds[expected]}; decompress it with the run that compressed it")
+    if list(got.get("latent_dims", [])) != list(want.get("latent_dims", [])):
+        raise ContainerError(f"this stream was coded for a ladder with layers {got.get('latent_dims')}, but run "
+                             f"{run.path} has layers {list(want.get('latent_dims', []))}; decompress it with the run "
+                             "that compressed it")

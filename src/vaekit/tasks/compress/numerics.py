@@ -72,13 +72,17 @@ class CodingNets:
     ``likelihood``: "logistic" or "bernoulli"; ``levels``: grey levels of the logistic."""
 
     def __init__(self, model: torch.nn.Module, likelihood: str, levels: int) -> None:
-        check_model(model)
+        self.check(model)
         self.model = copy.deepcopy(model).cpu().double().eval()
         self.shape = tuple(int(s) for s in model.shape)
         self.likelihood, self.levels = likelihood, levels
         self.logvar_range = GaussianPosterior.LOGVAR_RANGE
         # The logistic part's floor on the log-scale: a tenth of a bin width.
         self.min_log_scale = math.log(0.1 / (levels - 1)) if levels > 1 else 0.0
+
+    def check(self, model: torch.nn.Module) -> None:
+        """Refuse a model this class cannot evaluate (overridden for other model families)."""
+        check_model(model)
 
     @torch.no_grad()
     def posterior(self, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +108,8 @@ class CodingNets:
 
 def check_model(model: torch.nn.Module) -> None:
     """Refuse models the coder does not implement, saying what works."""
-    what = "bits-back coding needs a `vae` run with a plain Gaussian posterior and the standard-normal prior"
+    what = ("bits-back coding needs a `vae` run with a plain Gaussian posterior and the standard-normal prior "
+            "(or a `ladder` run, see vaekit.tasks.compress.ladder_nets)")
     if type(model).__name__ != "VAE" or not hasattr(model, "posterior"):
         raise UnsupportedRun(f"{what}; this run's model is {type(model).__name__}")
     if not isinstance(model.posterior, GaussianPosterior) or len(model.posterior.flows):

@@ -1,0 +1,128 @@
+"""Bits-back coding for the ladder VAE's hierarchy of latents: BB-ANS over the joint latent
+(Townsend, Bird & Barber, ICLR 2019), in the only order the ladder's factorisation allows.
+
+Why not Bit-Swap (Kingma, Abbeel & Ho, ICML 2019)? Bit-Swap interleaves: it decodes z_1 ~ q(z_1|x),
+encodes x under p(x|z_1), decodes z_2 ~ q(z_2|z_1), encodes z_1 under p(z_1|z_2), ... so the stack
+never has to lend more than the largest single step, not the sum. That needs the inference model to
+be a Markov chain *upwards*, q(z_1|x) q(z_2|z_1) ..., so that z_1 exists before z_2 is drawn. The
+ladder's inference runs the other way: q(z_T|x) q(z_{T-1}|z_T, x) ... q(z_1|z_2, x), z_1 last.
+Every encoder-side push needs its conditioning variable: x needs z_1 (drawn last of all), z_i needs
+z_{i+1}; and the decoder must be able to undo each step in reverse order, which forces z_T to be
+pushed last (only p(z_T) needs nothing). So every latent must be popped before x can be pushed,
+and the only exactly decodable order per example is
+
+    encoder: pop z_T ~ q(z_T|x), pop z_{T-1} ~ q(.|z_T, x), ..., pop z_1 ~ q(.|z_2, x);
+             push x under p(x|z_1); push z_1 under p(z_1|z_2), ..., z_{T-1} under p(.|z_T); push z_T under p(z_T)
+    decoder: the inverse in reverse order: pop z_T (uniform), z_{T-1}, ..., z_1 under the priors,
+             pop x under p(x|z_1), then push z_1 ... z_T back under q (given x and the parents).
+
+The cost per example is the same -ELBO as Bit-Swap's; what differs is the one-off initial bits: the
+first example borrows sum_i -log2 q(z_i|.) bits (every layer at once) where Bit-Swap would borrow
+about the largest layer's share.
+
+Discretisation: every layer uses the equal-mass buckets of N(0, 1) (:mod:`.discretise`, K =
+2**latent_bits per dimension); the top prior p(z_T) = N(0, 1) is then uniform over them, and the
+Gaussians p(z_i|z_{i+1}) and q(z_i|...) give each bucket its mass by
+:func:`~.discretise.posterior_buckets`. Networks see bucket centres (prior medians).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import constriction
+import numpy as np
+
+from vaekit.tasks.compress.bbans import INIT_BITS_PER_SYMBOL, BitsBackCoder, DesyncError, initial_symbols
+from vaekit.tasks.compress.discretise import posterior_buckets
+from vaekit.tasks.compress.ladder_nets import LadderCodingNets, merge
+
+SCHEME = "bbans-ladder"
+
+
+@dataclass(frozen=True)
+class LadderSettings:
+    """What the header records for a ladder stream; ``scheme`` and ``latent_dims`` let the decoder
+    refuse a run of another shape with a clear message (the model sha256 already pins the run)."""
+
+    latent_bits: int = 12
+    init_symbols: int = 0
+    scheme: str = SCHEME
+    latent_dims: tuple[int, ...] = ()
+
+
+def ladder_init_symbols(latent_dims: tuple[int, ...], latent_bits: int) -> int:
+    """Initial 16-bit symbols: all layers are popped before anything is pushed, so the first
+    example borrows ~ latent_bits bits per latent dimension of *every* layer (+ 4 for the state)."""
+    return math.ceil(latent_bits * sum(latent_dims) / INIT_BITS_PER_SYMBOL) + 4
+
+
+class LadderCoder(BitsBackCoder):
+    """BB-ANS over a ladder run's joint latent; same interface as :class:`BitsBackCoder`."""
+
+    def __init__(self, nets: LadderCodingNets, settings: LadderSettings) -> None:
+        super().__init__(nets, int(sum(settings.latent_dims)), settings)  # type: ignore[arg-type]
+        self.dims = tuple(settings.latent_dims)
+        self.top = constriction.stream.model.Uniform(self.k)
+
+    def _buckets(self, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        return posterior_buckets(mu, sigma, self.settings.latent_bits)  # (L_i, K)
+
+    def _prior(self, z_above: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """p(z_level | z_level+1) from the parent's bucket indices: (mean, log-variance), each (L_level,)."""
+        return self.nets.prior_below(self.centres[z_above], level)
+
+    def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """int32 symbols (N, D) -> the compressed uint32 words."""
+        coder = constriction.stream.stack.AnsCoder()
+        coder.encode_reverse(initial_symbols(self.settings.init_symbols), self.init)
+        top = len(self.dims) - 1
+        for i, x in enumerate(symbols):
+            x = np.ascontiguousarray(x, dtype=np.int32)
+            est = self.nets.bottom_up(x)  # [(mu_hat_i, logvar_hat_i) (L_i,)], bottom first
+            z: list[np.ndarray] = [np.empty(0, np.int32)] * len(self.dims)
+            priors: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * top
+            mu, lv = est[top]
+            z[top] = coder.decode(self.categorical, self._buckets(mu, np.exp(0.5 * lv)))  # (L_T,) bits back
+            for level in reversed(range(top)):
+                priors[level] = self._prior(z[level + 1], level)
+                z[level] = coder.decode(self.categorical, self._buckets(*merge(*est[level], *priors[level])))
+            self._encode_x(coder, x, z[0])
+            for level in range(top):
+                mu_p, lv_p = priors[level]
+                coder.encode_reverse(z[level].astype(np.int32), self.categorical, self._buckets(mu_p, np.exp(0.5 * lv_p)))
+            coder.encode_reverse(z[top].astype(np.int32), self.top)  # p(z_T) = N(0, 1): uniform buckets
+            if progress:
+                progress(i + 1)
+        return coder.get_compressed()
+
+    def decode(self, words: np.ndarray, count: int, dim: int,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """The inverse of :meth:`encode`: words -> int32 symbols (count, D)."""
+        coder = constriction.stream.stack.AnsCoder(words)
+        out = np.empty((count, dim), dtype=np.int32)
+        top = len(self.dims) - 1
+        for j, i in enumerate(range(count - 1, -1, -1)):
+            z: list[np.ndarray] = [np.empty(0, np.int32)] * len(self.dims)
+            priors: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * top
+            z[top] = coder.decode(self.top, self.dims[top])  # (L_T,)
+            for level in reversed(range(top)):
+                priors[level] = self._prior(z[level + 1], level)
+                mu_p, lv_p = priors[level]
+                z[level] = coder.decode(self.categorical, self._buckets(mu_p, np.exp(0.5 * lv_p)))
+            x = self._decode_x(coder, z[0]).astype(np.int32)  # (D,)
+            est = self.nets.bottom_up(x)
+            for level in range(top):  # give the bits back, z_1 first (the encoder popped it last)
+                coder.encode_reverse(z[level].astype(np.int32), self.categorical,
+                                     self._buckets(*merge(*est[level], *priors[level])))
+            mu, lv = est[top]
+            coder.encode_reverse(z[top].astype(np.int32), self.categorical, self._buckets(mu, np.exp(0.5 * lv)))
+            out[i] = x
+            if progress:
+                progress(j + 1)
+        init = coder.decode(self.init, self.settings.init_symbols)
+        if not np.array_equal(init, initial_symbols(self.settings.init_symbols)) or not coder.is_empty():
+            raise DesyncError("the stream did not end with its initial bits")
+        return out

@@ -44,6 +44,20 @@ CANDIDATES = {
     "mlp-l32": [],
     "mlp-l64": ["model.latent_dim=64"],
 }
+# Hierarchical candidates (Bit-Swap section of issue 12): the `ladder` recipe (Sønderby et al. 2016)
+# with a discrete likelihood, coded by BB-ANS over its layers (src/vaekit/tasks/compress/hierarchy.py).
+# Free bits off and a short KL warm-up: the coder pays the true -ELBO. Chosen on validation.
+LADDER_BASE = ["data.binarize=none", "model.likelihood=logistic", "objective.free_bits=0",
+               "objective.warmup_epochs=0.5", "train.batch_size=128"]
+LADDER_CANDIDATES = {
+    "ladder-32-16-8": [],
+    "ladder-32-16-8-wide": ["model.net={name='mlp', hidden=[512, 256], activation='silu'}"],
+}
+LADDER_FULL = {"fashion": {"epochs": 4, "val_n": 1000, "test_n": 1000, "seeds": [0, 1, 2]},
+               "digits": {"epochs": 150, "val_n": None, "test_n": None, "seeds": [0, 1, 2]}}
+LADDER_QUICK = {"fashion": {"epochs": 1, "val_n": 50, "test_n": 30, "seeds": [0], "limit": 600,
+                            "candidates": ["ladder-32-16-8"]},
+                "digits": {"epochs": 2, "val_n": None, "test_n": 30, "seeds": [0], "candidates": ["ladder-32-16-8"]}}
 FULL = {"fashion": {"epochs": 4, "val_n": 1000, "test_n": None, "seeds": [0, 1, 2]},
         "digits": {"epochs": 150, "val_n": None, "test_n": None, "seeds": [0, 1, 2]}}
 QUICK = {"fashion": {"epochs": 1, "val_n": 50, "test_n": 30, "seeds": [0], "limit": 600, "candidates": ["mlp-l32"]},
@@ -74,7 +88,7 @@ def worker_train(args: dict[str, Any]) -> dict[str, Any]:
     # remains of a killed run (or of a deleted results file): start it afresh.
     shutil.rmtree(args["out"], ignore_errors=True)
     t0 = time.perf_counter()
-    out = vaekit.train("compress", data=args["data"], epochs=args["epochs"], seed=args["seed"], out=args["out"],
+    out = vaekit.train(args.get("recipe", "compress"), data=args["data"], epochs=args["epochs"], seed=args["seed"], out=args["out"],
                        overrides=args["overrides"], echo=None, progress=False, report=False)
     train_s = time.perf_counter() - t0
     run = vaekit.load(out)
@@ -269,6 +283,52 @@ def _interp(points: list[tuple[float, float]], rate: float) -> float | None:
     return None
 
 
+RD_PLOT = ROOT / "docs" / "images" / "compression-rd.png"
+
+
+def plot_rd(res: dict[str, Any], path: Path) -> None:
+    """The rate-distortion plot of the lossy table's records: bits per pixel (log scale) vs PSNR
+    (left) and vs MS-SSIM (right); vaekit --lossy as the mean over seeds with ± sd bars, JPEG and
+    WebP per image and as one mosaic."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vae = res["vae"]
+    nq = len(vae[0]["figures"]["points"])
+    series: dict[str, list[tuple[float, float, float, float, float]]] = {}  # name -> [(bpp, psnr, sd, msssim, sd)]
+    for i in range(nq):
+        pts = [v["figures"]["points"][i] for v in vae]
+        b, p, m = (Stat.of(pt[k] for pt in pts) for k in ("bpp", "psnr", "msssim"))
+        series.setdefault(f"vaekit --lossy (Q 1–{nq}, {len(vae)} seeds)", []).append((b.mean, p.mean, p.sd if p.n > 1 else 0.0,
+                                                                                    m.mean, m.sd if m.n > 1 else 0.0))
+    for pt in res["classical"]["figures"]["points"]:
+        series.setdefault(pt["codec"].replace("WEBP", "WebP"), []).append((pt["bpp"], pt["psnr"], 0.0, pt["msssim"], 0.0))
+    styles = {"vaekit": ("tab:red", "o", "-"), "JPEG per": ("tab:blue", "s", "--"), "JPEG one": ("tab:blue", "s", "-"),
+              "WebP per": ("tab:green", "^", "--"), "WebP one": ("tab:green", "^", "-")}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, pts in series.items():
+        pts.sort()
+        color, marker, ls = next(v for k, v in styles.items() if name.startswith(k))
+        x = [q[0] for q in pts]
+        for ax, (j, sd) in zip(axes, ((1, 2), (3, 4))):
+            ax.errorbar(x, [q[j] for q in pts], yerr=[q[sd] for q in pts], color=color, marker=marker, linestyle=ls,
+                        markersize=4, capsize=2, label=name)
+    n = vae[0]["figures"]["n"]
+    for ax, ylabel in zip(axes, ("PSNR (dB)", "MS-SSIM (3 scales, 7×7 windows)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("bits per pixel (file bytes × 8 / pixels)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"Lossy coding, first {n:,} Fashion-MNIST test images (8-bit 28×28): rate vs distortion", fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def render_lossy(res: dict[str, Any], quick: bool, cmd: str) -> str:
     vae = res["vae"]
     require_seeds({"vaekit": len(vae)}, quick, "compression/lossy")
@@ -317,8 +377,128 @@ def render_lossy(res: dict[str, Any], quick: bool, cmd: str) -> str:
                      "at equal rate' cannot be judged on these points (see the rows above)")
     lines += ["", "MS-SSIM: mean over images, computed by vaekit's perceptual term (`vaekit.parts.perceptual`, "
               "Wang et al. 2003) with 3 scales and 7×7 windows, since 28×28 images do not fit the paper's 5 scales "
-              f"of 11×11 windows: not comparable with 5-scale figures. {load_note(vae + [res['classical']])}.", "",
-              f"Command: `{cmd}`"]
+              f"of 11×11 windows: not comparable with 5-scale figures. {load_note(vae + [res['classical']])}.", ""]
+    if not quick:
+        lines += [f"![Rate–distortion: bits per pixel vs PSNR and vs MS-SSIM for vaekit --lossy, JPEG and WebP]"
+                  f"(images/{RD_PLOT.name})", "",
+                  f"The plot (`docs/images/{RD_PLOT.name}`, written by the same command from the records above): "
+                  "bits per pixel on a log axis; vaekit's points are the mean over seeds with ± 1 sd bars; dashed "
+                  "lines code each image on its own, solid lines all images as one stream or mosaic.", ""]
+    lines += [f"Command: `{cmd}`"]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- hierarchical runs (ladder)
+# Latent layer sizes per candidate: the initial bits BB-ANS reserves are 16 x (ceil(12 x sum L_i / 16) + 4)
+# (src/vaekit/tasks/compress/hierarchy.py); Bit-Swap's ordering would lend about the largest layer's share.
+LATENTS = {"mlp-l32": (32,), "mlp-l64": (64,), "ladder-32-16-8": (32, 16, 8), "ladder-32-16-8-wide": (32, 16, 8)}
+
+
+def init_bits(candidate: str, latent_bits: int = 12) -> int:
+    return 16 * (math.ceil(latent_bits * sum(LATENTS[candidate]) / 16) + 4)
+
+
+def _ladder_train_job(h: Harness, dataset: str, cand: str, seed: int, cfg: dict[str, Any]) -> Job:
+    overrides = LADDER_BASE + list(LADDER_CANDIDATES[cand]) + ([f"data.limit={cfg['limit']}"] if cfg.get("limit") else [])
+    settings = {"dataset": dataset, "candidate": cand, "recipe": "ladder", "epochs": cfg["epochs"],
+                "val_n": cfg["val_n"], "overrides": overrides}
+    job = Job("compression-ladder-train", f"vaekit-{cand}", seed, settings, lambda ctx: {}, split="val",
+              purpose="quality", label=f"{dataset} {cand}")
+    out = h.artifact_dir(job)
+    job.fn = lambda ctx: {**_call(ctx, "train", {"recipe": "ladder", "data": DATA[dataset], "epochs": cfg["epochs"],
+                                                 "seed": seed, "out": str(out), "overrides": overrides,
+                                                 "val_n": cfg["val_n"]}), "run": str(out)}
+    job.artifacts = [str(out / "model.safetensors")]
+    return job
+
+
+def _code_job(dataset: str, cand: str, seed: int, n: int | None, rec: dict[str, Any], sel: Any) -> Job:
+    """The test images coded once by one trained run (same key form as run_dataset's jobs)."""
+    run_dir = rec["figures"]["run"]
+    return Job("compression-code", f"vaekit-{cand}", seed, {"dataset": dataset, "n": n, "train_key": rec["key"],
+                                                            "container": 2},
+               lambda ctx: _call(ctx, "code", {"run": run_dir, "split": "test", "n": n}),
+               split="test", purpose="quality", selection=sel, label=f"{dataset} test ({cand})")
+
+
+def run_ladder(h: Harness, dataset: str, cfg: dict[str, Any], vae_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Ladder candidates on validation (same goal line as the VAE's), the chosen one with every
+    seed coded on the test images, and the VAE's chosen runs and the classical codecs coded on the
+    very same images (cached records where the main table already has them)."""
+    if cfg["val_n"] != vae_cfg["val_n"]:
+        raise ValueError("the ladder and the VAE must be selected on the same validation images")
+    vae_sel, vae_trained, _, val_classical = chosen_runs(h, dataset, vae_cfg)
+    seeds = cfg["seeds"]
+    names = cfg.get("candidates", list(LADDER_CANDIDATES))
+    cands = {c: h.run(_ladder_train_job(h, dataset, c, seeds[0], cfg), need_artifacts=True) for c in names}
+    best_val = min(c["bits_per_dim"] for c in val_classical["figures"]["codecs"].values())
+    sel = select_on_validation({c: [r["figures"]] for c, r in cands.items()}, [{"split": "val", "neg_bpd": -0.75 * best_val}],
+                               quality="neg_bpd")
+    trained = [h.run(_ladder_train_job(h, dataset, sel.chosen, s, cfg), need_artifacts=True) for s in seeds]
+    n = cfg["test_n"]
+    coded = [h.run(_code_job(dataset, sel.chosen, s, n, rec, sel)) for s, rec in zip(seeds, trained)]
+    vae_coded = [h.run(_code_job(dataset, vae_sel.chosen, s, n, rec, vae_sel))
+                 for s, rec in zip(vae_cfg["seeds"], vae_trained)]
+    classical = h.run(Job("compression-classical", "classical", 0, {"dataset": dataset, "split": "test", "n": n},
+                          lambda ctx: _call(ctx, "classical", {"run": trained[0]["figures"]["run"], "split": "test",
+                                                               "n": n}),
+                          split="test", purpose="speed"))
+    return {"cands": cands, "selection": sel, "trained": trained, "coded": coded, "vae_selection": vae_sel,
+            "vae_coded": vae_coded, "classical": classical, "cfg": cfg}
+
+
+def render_ladder(dataset: str, res: dict[str, Any], quick: bool, cmd: str) -> str:
+    coded, vae_coded, sel, cfg = res["coded"], res["vae_coded"], res["selection"], res["cfg"]
+    require_seeds({"ladder": len(coded), "vae": len(vae_coded)}, quick, f"compression/ladder-{dataset}")
+    n = coded[0]["figures"]["n"]
+    total = {"fashion": 10000, "digits": 180}.get(dataset)
+    which = (f"the first {n:,} of the {total:,} test images" if total and n < total and not quick
+             else f"{n:,} test images")
+    vals = "; ".join(f"`{name}` {-q.mean:.3f}" for name, q, _, _ in sel.rows)
+    lines = [f"**{dataset}, hierarchical run**: {which}; ladder = `ladder` recipe (latents 32-16-8) with "
+             f"`{' '.join(LADDER_BASE)}`, {cfg['epochs']} epochs, settings `{sel.chosen}` chosen on validation "
+             f"(−ELBO bits/dim: {vals}), {len(coded)} training seed(s), coded by BB-ANS over its layers; VAE = the "
+             f"`compress`-recipe runs of the table above (`{res['vae_selection'].chosen}`), coded on the same images.", ""]
+
+    def row(name: str, cand: str, recs: list[dict[str, Any]]) -> list[str]:
+        rs = [c["figures"]["rows"][-1] for c in recs]
+        return [name, Stat.of(r["bits_per_dim"] for r in rs).fmt(3), Stat.of(r["payload_bits_per_dim"] for r in rs).fmt(3),
+                Stat.of(r["neg_elbo_bits_per_dim"] for r in rs).fmt(3),
+                Stat.of(100 * (r["payload_bits_per_dim"] / r["neg_elbo_bits_per_dim"] - 1) for r in rs).fmt(2),
+                f"{init_bits(cand):,}", Stat.of(r["encode_per_s"] for r in rs).fmt(1),
+                Stat.of(r["decode_per_s"] for r in rs).fmt(1)]
+
+    rows = [row("vaekit ladder, BB-ANS over 3 layers", sel.chosen, coded),
+            row("vaekit VAE (1 layer), BB-ANS", res["vae_selection"].chosen, vae_coded)]
+    codecs = res["classical"]["figures"]["codecs"]
+    best_name = min(codecs, key=lambda k: codecs[k]["bits_per_dim"])
+    rows.append([f"{best_name} (best classical codec on these images)", f"{codecs[best_name]['bits_per_dim']:.3f}",
+                 "", "", "", "", fmt_num(codecs[best_name]["encode_per_s"], 1),
+                 fmt_num(codecs[best_name]["decode_per_s"], 1)])
+    lines.append(md_table(["coder", "bits/dim (file)", "bits/dim (payload)", "−ELBO bits/dim", "payload over −ELBO (%)",
+                           "initial bits", "encode images/s", "decode images/s"], rows))
+    by_n: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for side, recs in (("ladder", coded), ("vae", vae_coded)):
+        for c in recs:
+            for r in c["figures"]["rows"]:
+                by_n.setdefault(r["n"], {"ladder": [], "vae": []})[side].append(r)
+    rrows = []
+    for k in sorted(by_n):
+        lad, vae = by_n[k]["ladder"], by_n[k]["vae"]
+        rrows.append([f"{k:,}", Stat.of(r["bits_per_dim"] for r in lad).fmt(4),
+                      Stat.of(r["payload_bits_per_dim"] for r in lad).fmt(4),
+                      Stat.of(r["neg_elbo_bits_per_dim"] for r in lad).fmt(4),
+                      Stat.of(100 * (r["payload_bits_per_dim"] / r["neg_elbo_bits_per_dim"] - 1) for r in lad).fmt(2),
+                      Stat.of(100 * (r["payload_bits_per_dim"] / r["neg_elbo_bits_per_dim"] - 1) for r in vae).fmt(2)])
+    lines += ["", md_table(["images coded", "ladder bits/dim (file)", "ladder bits/dim (payload)", "ladder −ELBO bits/dim",
+                            "ladder payload over −ELBO (%)", "VAE payload over −ELBO (%)"], rrows)]
+    lines += ["", f"Initial bits: what the first image borrows before anything is on the stack, 16 × (⌈12 × L / 16⌉ + 4) "
+              f"for L latent dimensions in all; the ladder pops all of its {sum(LATENTS[sel.chosen])} dimensions "
+              f"before it can push anything, so it reserves {init_bits(sel.chosen):,} bits where a Bit-Swap ordering "
+              f"of a Markov hierarchy of the same sizes would need about its largest layer's "
+              f"{16 * (math.ceil(12 * max(LATENTS[sel.chosen]) / 16) + 4):,}. "
+              f"Speeds measured under load ({load_note(coded + vae_coded)}); one process, the coder on one thread. "
+              "−ELBO: k = 10 importance-sample estimate, nats → bits/dim by / (D ln 2).", "", f"Command: `{cmd}`"]
     return "\n".join(lines)
 
 
@@ -444,7 +624,8 @@ def write_docs(path: Path, blocks: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="toy sizes (seconds); writes results/compression/quick.md")
-    ap.add_argument("--only", choices=sorted(DATA) + ["lossy"], help="one dataset, or the lossy rate-distortion table")
+    ap.add_argument("--only", choices=sorted(DATA) + ["lossy", "ladder"],
+                    help="one dataset, the lossy rate-distortion table, or the hierarchical (ladder) runs")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--results", default=None, help="results file (default results/compression/results.jsonl, "
                                                      "quick.jsonl with --quick)")
@@ -463,10 +644,19 @@ def main(argv: list[str] | None = None) -> int:
     cmd = "python3 bench/bench_compression.py" + (" --quick" if args.quick else "") + \
         (f" --only {args.only}" if args.only else "")
     blocks = {}
-    for dataset in ([args.only] if args.only else ["fashion", "digits", "lossy"]):
+    for dataset in ([args.only] if args.only else ["fashion", "digits", "lossy", "ladder"]):
+        if dataset == "ladder":
+            for name in ("digits", "fashion"):
+                res = run_ladder(h, name, (LADDER_QUICK if args.quick else LADDER_FULL)[name], sizes[name])
+                blocks[f"compression-ladder-{name}"] = render_ladder(name, res, args.quick, cmd)
+                print(blocks[f"compression-ladder-{name}"])
+            continue
         if dataset == "lossy":
             res = run_lossy(h, sizes["fashion"], LOSSY_QUICK if args.quick else LOSSY)
             blocks["compression-lossy"] = render_lossy(res, args.quick, cmd)
+            plot = RESULTS / "quick-rd.png" if args.quick else RD_PLOT
+            plot_rd(res, plot)
+            print(f"rate-distortion plot written to {plot}", file=sys.stderr)
         else:
             res = run_dataset(h, dataset, sizes[dataset])
             blocks[f"compression-{dataset}"] = render(dataset, res, args.quick, cmd)

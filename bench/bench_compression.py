@@ -108,6 +108,37 @@ def worker_code(args: dict[str, Any]) -> dict[str, Any]:
     return {"split": args["split"], "rows": rows, "n": int(len(x))}
 
 
+def worker_borrow(args: dict[str, Any]) -> dict[str, Any]:
+    """Bits each ladder layer borrows from the stack (BB-ANS pops all layers before any push),
+    measured on the real encoder's stack: per test image, the drop in its size at each pop."""
+    import numpy as np
+
+    import vaekit
+    from vaekit.tasks.compress.api import _coder
+    from vaekit.tasks.compress.symbols import alphabet, to_symbols
+
+    run = vaekit.load(args["run"])
+    a = alphabet(run)
+    x = _split_uint8(run, "test", args["n"])
+    coder = _coder(run, a, 12)
+    trace: list[tuple[int, str, int]] = []
+    coder.encode(to_symbols(x, a), trace=lambda i, step, bits: trace.append((i, step, bits)))
+    per: dict[int, dict[str, int]] = {}
+    for i, step, bits in trace:
+        per.setdefault(i, {})[step] = bits
+    layers = len(coder.dims)
+    borrowed = []  # (N, layers): bits popped for layer 1 (bottom) .. T
+    for i in sorted(per):
+        steps, prev, row = per[i], per[i]["start"], {}
+        for k in range(layers, 0, -1):  # pops run top-down
+            row[k] = prev - steps[f"q{k}"]
+            prev = steps[f"q{k}"]
+        borrowed.append([row[k] for k in range(1, layers + 1)])
+    b = np.array(borrowed, dtype=float)
+    return {"split": "test", "n": int(len(x)), "first": b[0].tolist(), "mean": b.mean(0).tolist(),
+            "max_total": float(b.sum(1).max()), "reserved": 16 * coder.settings.init_symbols}
+
+
 def _codecs() -> dict[str, tuple[Any, Any, bool]]:
     """name -> (encode(bytes or image) -> bytes, decode, per_image)."""
     import numpy as np
@@ -252,7 +283,7 @@ def worker_lossy_classical(args: dict[str, Any]) -> dict[str, Any]:
     return {"split": "test", "n": int(len(x)), "points": out}
 
 
-WORKERS = {"train": worker_train, "code": worker_code, "classical": worker_classical, "lossy_vae": worker_lossy_vae,
+WORKERS = {"train": worker_train, "code": worker_code, "borrow": worker_borrow, "classical": worker_classical, "lossy_vae": worker_lossy_vae,
            "lossy_classical": worker_lossy_classical}
 LOSSY = {"n": 1000, "qualities": list(range(1, 11)), "jpeg": [1, 5, 10, 20, 40, 60, 80, 95],
          "webp": [0, 5, 10, 25, 50, 75, 95]}
@@ -439,12 +470,17 @@ def run_ladder(h: Harness, dataset: str, cfg: dict[str, Any], vae_cfg: dict[str,
     coded = [h.run(_code_job(dataset, sel.chosen, s, n, rec, sel)) for s, rec in zip(seeds, trained)]
     vae_coded = [h.run(_code_job(dataset, vae_sel.chosen, s, n, rec, vae_sel))
                  for s, rec in zip(vae_cfg["seeds"], vae_trained)]
+    borrow = [h.run(Job("compression-ladder-borrow", f"vaekit-{sel.chosen}", s,
+                        {"dataset": dataset, "n": 100, "train_key": rec["key"]},
+                        lambda ctx, run_dir=rec["figures"]["run"]: _call(ctx, "borrow", {"run": run_dir, "n": 100}),
+                        split="test", purpose="quality", selection=sel, label=f"{dataset} bits borrowed"))
+              for s, rec in zip(seeds, trained)]
     classical = h.run(Job("compression-classical", "classical", 0, {"dataset": dataset, "split": "test", "n": n},
                           lambda ctx: _call(ctx, "classical", {"run": trained[0]["figures"]["run"], "split": "test",
                                                                "n": n}),
                           split="test", purpose="speed"))
     return {"cands": cands, "selection": sel, "trained": trained, "coded": coded, "vae_selection": vae_sel,
-            "vae_coded": vae_coded, "classical": classical, "cfg": cfg}
+            "vae_coded": vae_coded, "classical": classical, "cfg": cfg, "borrow": borrow}
 
 
 def render_ladder(dataset: str, res: dict[str, Any], quick: bool, cmd: str) -> str:
@@ -492,6 +528,15 @@ def render_ladder(dataset: str, res: dict[str, Any], quick: bool, cmd: str) -> s
                       Stat.of(100 * (r["payload_bits_per_dim"] / r["neg_elbo_bits_per_dim"] - 1) for r in vae).fmt(2)])
     lines += ["", md_table(["images coded", "ladder bits/dim (file)", "ladder bits/dim (payload)", "ladder −ELBO bits/dim",
                             "ladder payload over −ELBO (%)", "VAE payload over −ELBO (%)"], rrows)]
+    bor = [b["figures"] for b in res["borrow"]]
+    nb = bor[0]["n"]
+    layer_first = ", ".join(f"z_{k + 1} {Stat.of(b['first'][k] for b in bor).fmt(0)}" for k in range(len(bor[0]["first"])))
+    layer_mean = ", ".join(f"z_{k + 1} {Stat.of(b['mean'][k] for b in bor).fmt(1)}" for k in range(len(bor[0]["mean"])))
+    lines += ["", f"Bits borrowed from the stack, measured on the encoder's stack (all layers are popped before anything "
+              f"is pushed): the first test image took {Stat.of(sum(b['first']) for b in bor).fmt(0)} bits ({layer_first}) "
+              f"of the {bor[0]['reserved']:,} reserved; over the first {nb} images, per image {layer_mean} "
+              f"(largest total {Stat.of(b['max_total'] for b in bor).fmt(0)}). A Bit-Swap ordering borrows one layer "
+              f"at a time, so about the largest single layer's share."]
     lines += ["", f"Initial bits: what the first image borrows before anything is on the stack, 16 × (⌈12 × L / 16⌉ + 4) "
               f"for L latent dimensions in all; the ladder pops all of its {sum(LATENTS[sel.chosen])} dimensions "
               f"before it can push anything, so it reserves {init_bits(sel.chosen):,} bits where a Bit-Swap ordering "

@@ -74,26 +74,36 @@ class LadderCoder(BitsBackCoder):
         """p(z_level | z_level+1) from the parent's bucket indices: (mean, log-variance), each (L_level,)."""
         return self.nets.prior_below(self.centres[z_above], level)
 
-    def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """int32 symbols (N, D) -> the compressed uint32 words."""
+    def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None,
+               trace: Callable[[int, str, int], None] | None = None) -> np.ndarray:
+        """int32 symbols (N, D) -> the compressed uint32 words. ``trace(example, step, bits)``, if
+        given, sees the stack's size in bits after each step ("start", "q<i>" pops, "x", "p<i>"
+        pushes; i = 1 is the bottom layer): the measure of how many bits each layer borrows."""
         coder = constriction.stream.stack.AnsCoder()
         coder.encode_reverse(initial_symbols(self.settings.init_symbols), self.init)
         top = len(self.dims) - 1
+        note = (lambda i, step: trace(i, step, int(coder.num_valid_bits()))) if trace else (lambda i, step: None)
         for i, x in enumerate(symbols):
             x = np.ascontiguousarray(x, dtype=np.int32)
+            note(i, "start")
             est = self.nets.bottom_up(x)  # [(mu_hat_i, logvar_hat_i) (L_i,)], bottom first
             z: list[np.ndarray] = [np.empty(0, np.int32)] * len(self.dims)
             priors: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * top
             mu, lv = est[top]
             z[top] = coder.decode(self.categorical, self._buckets(mu, np.exp(0.5 * lv)))  # (L_T,) bits back
+            note(i, f"q{top + 1}")
             for level in reversed(range(top)):
                 priors[level] = self._prior(z[level + 1], level)
                 z[level] = coder.decode(self.categorical, self._buckets(*merge(*est[level], *priors[level])))
+                note(i, f"q{level + 1}")
             self._encode_x(coder, x, z[0])
+            note(i, "x")
             for level in range(top):
                 mu_p, lv_p = priors[level]
                 coder.encode_reverse(z[level].astype(np.int32), self.categorical, self._buckets(mu_p, np.exp(0.5 * lv_p)))
+                note(i, f"p{level + 1}")
             coder.encode_reverse(z[top].astype(np.int32), self.top)  # p(z_T) = N(0, 1): uniform buckets
+            note(i, f"p{top + 1}")
             if progress:
                 progress(i + 1)
         return coder.get_compressed()

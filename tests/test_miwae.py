@@ -124,6 +124,14 @@ def test_miwae_run_trains_and_evaluates_masked(miwae_run) -> None:
     assert len(metrics) == 40
 
 
+def test_report_scores_the_observed_cells(miwae_run) -> None:
+    from vaekit.api.report import write_report
+
+    metrics = write_report(miwae_run)
+    assert 0.75 < metrics["observed_fraction"] < 0.85 and "over the observed cells only" in metrics["note"]
+    assert "over the observed cells only" in (miwae_run / "report.md").read_text()
+
+
 def test_elbo_objective_trains_masked_as_the_k1_case(holes, tmp_path) -> None:
     out = vaekit.train("miwae", data=f"csv:{holes[0]}", out=tmp_path / "elbo", echo=None, progress=False,
                        report=False, overrides=["objective.name=elbo", "train.epochs=3"])
@@ -237,3 +245,30 @@ def test_objectives_and_likelihoods_that_ignore_the_mask_are_refused(holes, tmp_
 def test_batch_mask_survives_slicing_and_moves() -> None:
     b = Batch(torch.zeros(4, 3), None, torch.tensor([[True, False, True]] * 4))
     assert torch.equal(b[1:3].mask, b.mask[1:3]) and b.to("cpu").mask is not None
+
+
+# -- the benchmark's --quick mode ----------------------------------------------------------------
+def test_bench_miwae_quick(tmp_path) -> None:
+    """bench/bench_miwae.py --quick through the harness: every side fitted on the incomplete table,
+    settings chosen on validation cells, test cells scored once, the table written; a second run
+    starts nothing (everything comes from the results file)."""
+    import json
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "bench_miwae.py"
+    results, docs = tmp_path / "r.jsonl", tmp_path / "d.md"
+    cmd = [sys.executable, str(bench), "--quick", "--results", str(results), "--docs", str(docs)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    text = docs.read_text()
+    assert "<!-- bench:miwae -->" in text and "| vaekit MIWAE (trained on the incomplete table) |" in text
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    scored = {(r["side"], r["split"]) for r in records if r["bench"] == "miwae-score"}
+    sides = ("miwae", "vaekit-complete", "mean", "knn", "iterative")
+    assert {(s, "val") for s in sides} | {(s, "test") for s in sides} == scored
+    for r in records:
+        if r["bench"] == "miwae-score":
+            assert all(0.0 < v < 3.0 for v in r["figures"]["rmse"].values()), r["figures"]
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and " run miwae" not in again.stderr

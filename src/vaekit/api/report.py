@@ -96,8 +96,13 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
     metrics = None
     if n_test:
         say(f"Report: evaluating test NLL (k={REPORT_K}, {n_test:,} examples)...")
-        metrics = evaluate_tensor(model, x_test, y=test.y, k=REPORT_K)  # the test split already in memory
+        # the test split already in memory; a table with missing cells is scored on its observed cells
+        metrics = evaluate_tensor(model, x_test, y=test.y, k=REPORT_K, mask=test.mask)
         note = likelihood_note(run)
+        if "observed_fraction" in metrics:
+            masked = (f"masked table ({metrics['observed_fraction']:.1%} of the cells observed): NLL and ELBO are nats "
+                      "per row over the observed cells only")
+            note = f"{note}; {masked}" if note else masked
         if note:
             metrics["note"] = note
     # Pictures of an earlier report that could not be redrawn now would describe other weights

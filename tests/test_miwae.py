@@ -132,6 +132,17 @@ def test_report_scores_the_observed_cells(miwae_run) -> None:
     assert "over the observed cells only" in (miwae_run / "report.md").read_text()
 
 
+def test_masked_run_resumes_exactly(holes, tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    kw = dict(data=f"csv:{holes[0]}", echo=None, progress=False, report=False, overrides=["train.early_stopping=none"])
+    straight = vaekit.train("miwae", epochs=3, out=tmp_path / "straight", **kw)
+    split = vaekit.train("miwae", epochs=3, out=tmp_path / "split", stop_after=1, **kw)
+    vaekit.train(resume=split, echo=None, progress=False, report=False)
+    a, b = load_file(str(straight / "checkpoint.safetensors")), load_file(str(split / "checkpoint.safetensors"))
+    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_elbo_objective_trains_masked_as_the_k1_case(holes, tmp_path) -> None:
     out = vaekit.train("miwae", data=f"csv:{holes[0]}", out=tmp_path / "elbo", echo=None, progress=False,
                        report=False, overrides=["objective.name=elbo", "train.epochs=3"])

@@ -122,7 +122,8 @@ def test_mismatched_runs_are_refused(run, tmp_path: Path, digits: np.ndarray) ->
     # refused by name, before any decoding.
     header, payload = unpack(data)
     for coder, match in (({**header.coder, "scheme": "bbans"}, "one-latent-layer"),
-                         ({**header.coder, "latent_dims": [6, 4, 3]}, "layers")):
+                         ({**header.coder, "latent_dims": [6, 4, 3]}, "layers"),
+                         ({**header.coder, "q_window": 6.0}, "coder settings")):
         with pytest.raises(ContainerError, match=match):
             decompress(run, pack(dataclasses.replace(header, coder=coder), payload))
     vae_header, vae_payload = unpack(compress(vae, digits[:3]))

@@ -14,6 +14,7 @@ calls on one loaded run (the fuzzing test's 10,000) do not copy the model each t
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -216,3 +217,6 @@ def _check_scheme(run: LoadedRun, got: dict[str, Any], want: dict[str, Any]) -> 
         raise ContainerError(f"this stream was coded for a ladder with layers {got.get('latent_dims')}, but run "
                              f"{run.path} has layers {list(want.get('latent_dims', []))}; decompress it with the run "
                              "that compressed it")
+    if json.dumps(got, sort_keys=True, default=list) != json.dumps(want, sort_keys=True, default=list):
+        raise ContainerError(f"the stream's coder settings {got} are not this vaekit's for run {run.path} ({want}); "
+                             "the file is damaged or was written by another version")

@@ -79,15 +79,18 @@ class BitsBackCoder:
         mu, sigma = self.nets.posterior(symbols)
         return posterior_buckets(mu, sigma, self.settings.latent_bits)  # (L, K)
 
-    def _encode_x(self, coder: "constriction.stream.stack.AnsCoder", symbols: np.ndarray, z: np.ndarray) -> None:
-        params = self.nets.likelihood_params(self.centres[z])
+    def _encode_x(self, coder: "constriction.stream.stack.AnsCoder", symbols: np.ndarray, z: np.ndarray,
+                  centres: np.ndarray | None = None) -> None:
+        """Push x under P(x|z); ``centres``: the values of z's buckets (default: the prior medians)."""
+        params = self.nets.likelihood_params((self.centres if centres is None else centres)[z])
         if self.nets.likelihood == "bernoulli":
             coder.encode_reverse(symbols, self.bernoulli, bernoulli_table(params[0]))
         else:
             coder.encode_reverse(symbols, self.categorical, logistic_table(*params, self.nets.levels))
 
-    def _decode_x(self, coder: "constriction.stream.stack.AnsCoder", z: np.ndarray) -> np.ndarray:
-        params = self.nets.likelihood_params(self.centres[z])
+    def _decode_x(self, coder: "constriction.stream.stack.AnsCoder", z: np.ndarray,
+                  centres: np.ndarray | None = None) -> np.ndarray:
+        params = self.nets.likelihood_params((self.centres if centres is None else centres)[z])
         if self.nets.likelihood == "bernoulli":
             return coder.decode(self.bernoulli, bernoulli_table(params[0]))
         return coder.decode(self.categorical, logistic_table(*params, self.nets.levels))

@@ -43,14 +43,35 @@ def bucket_centres(latent_bits: int) -> np.ndarray:
     return ndtri((np.arange(k, dtype=np.float64) + 0.5) / k)
 
 
+@lru_cache(maxsize=8)
+def uniform_edges(latent_bits: int, radius: float) -> np.ndarray:
+    """(K + 1,) edges of K - 2 equal-width bins over [-radius, radius] and the two open tails
+    (-inf at the start, +inf at the end): the grid of a ladder's lower layers (:mod:`.hierarchy`),
+    whose conditional priors are narrow and need not stay where N(0, 1) has its mass."""
+    k = 1 << latent_bits
+    inner = np.linspace(-radius, radius, k - 1)
+    return np.concatenate([[-np.inf], inner, [np.inf]])
+
+
+@lru_cache(maxsize=8)
+def uniform_centres(latent_bits: int, radius: float) -> np.ndarray:
+    """(K,) bin midpoints of :func:`uniform_edges`; a tail bin's 'centre' is half a width beyond its edge."""
+    edges = uniform_edges(latent_bits, radius)
+    width = edges[2] - edges[1]
+    inner = 0.5 * (edges[1:-2] + edges[2:-1])
+    return np.concatenate([[-radius - 0.5 * width], inner, [radius + 0.5 * width]])
+
+
 def normalise(p: np.ndarray) -> np.ndarray:
     """Floor at :data:`FLOOR` (in place). Rows need not sum to one: constriction rescales each
     table exactly (in integer arithmetic) when it quantises it."""
     return np.maximum(p, FLOOR, out=p)
 
 
-def posterior_buckets(mu: np.ndarray, sigma: np.ndarray, latent_bits: int) -> np.ndarray:
-    """(L, K) posterior mass of every bucket, for mu, sigma of shape (L,).
+def posterior_buckets(mu: np.ndarray, sigma: np.ndarray, latent_bits: int,
+                      edges: np.ndarray | None = None) -> np.ndarray:
+    """(L, K) posterior mass of every bucket, for mu, sigma of shape (L,); ``edges``: the (K + 1,)
+    bucket edges, by default the equal-prior-mass ones (:func:`bucket_edges`).
 
     Only the edges within mu +- WINDOW sigma (plus one on each side) are evaluated: a bucket
     wholly outside has mass below Phi(-WINDOW) ~ 1e-19, which the :data:`FLOOR` replaces anyway
@@ -58,7 +79,7 @@ def posterior_buckets(mu: np.ndarray, sigma: np.ndarray, latent_bits: int) -> np
     The mass is a difference of two CDF values; in the upper tail both are near 1 and the
     difference cancels, so there the mirror identity Phi(b) - Phi(a) = Phi(-a) - Phi(-b) is used
     (both terms small)."""
-    edges = bucket_edges(latent_bits)  # (K + 1,)
+    edges = bucket_edges(latent_bits) if edges is None else edges  # (K + 1,)
     k = len(edges) - 1
     out = np.zeros((len(mu), k))
     first = np.searchsorted(edges, mu - WINDOW * sigma, side="left") - 1

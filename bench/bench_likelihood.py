@@ -181,8 +181,11 @@ class Plan:
         return job
 
     def train_job(self, c: Candidate, seed: int) -> Job:
+        # budget_rule "cut": both sides stop at the first step past the budget (vaekit's train.time_budget
+        # cuts the epoch in progress; pythae's callback raises at the step) - records made under the
+        # older epoch-end rule no longer match.
         settings = {"cand": c.label, **c.settings, "budget": self.budget, "limit": self.limit, "threads": self.threads,
-                    "dataset": DATASET}
+                    "dataset": DATASET, "budget_rule": "cut"}
         job = Job("likelihood-train", c.side, seed, settings, fn=lambda ctx: None, purpose="train",
                   label=f"{c.label} seed {seed}")
         d = self.h.artifact_dir(job)
@@ -448,8 +451,9 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
         f"Setting: {DATASET} ({'first ' + str(plan.limit) + ' training images, ' if plan.limit else ''}vaekit's "
         f"splits: 54,000 train / 6,000 validation / 10,000 test), training images dynamically binarised (a fresh seeded "
         f"Bernoulli draw per epoch on both sides), validation and test images in vaekit's one fixed binarisation (the "
-        f"same images for both libraries). Each run: {plan.budget:g} s of training (vaekit `train.time_budget`; pythae a "
-        f"callback raising at the first epoch end past the budget; validation included on both sides), the "
+        f"same images for both libraries). Each run: {plan.budget:g} s of training (vaekit `train.time_budget`, which cuts the epoch in "
+        f"progress at the step past the budget and validates it; pythae a callback raising at that step, keeping its "
+        f"best of the finished epochs), the "
         f"best-on-validation weights scored, {plan.threads} thread(s). vaekit recipes as committed (their cosine schedules "
         f"span `train.epochs`, so under a budget they stop mid-schedule); pythae \"same\": vaekit's MLP, latent size, "
         f"batch size, learning rate and the recipe's β/γ/k/components/flows in pythae's names, constant learning rate "

@@ -498,12 +498,11 @@ def pythae_budget(budget: float, before_epoch: Callable[[int], None] | None = No
 
     pythae 0.1.2 has no stop signal for callbacks, and its epoch loop iterates a fixed range, so the
     callback raises ``BudgetSpent`` from ``on_log`` (the last hook of an epoch, after the best model
-    was kept) - the rule of vaekit's ``train.time_budget``: stop at the first epoch end with the
-    budget spent, validation included. ``before_epoch(epoch)`` runs at each epoch's start, inside
-    the epoch's clock (e.g. a fresh binarisation: vaekit's epoch time includes its draw too).
-    ``hard``: also stop at the first training step that ends with the budget spent (for models
-    whose single epoch outlasts the budget many times over); ``epochs`` then ends with an entry
-    ``{"partial": True, "steps": ...}``. Returns ``(callback, epochs, BudgetSpent)``."""
+    was kept) once the budget is spent, validation included. ``before_epoch(epoch)`` runs at each
+    epoch's start, inside the epoch's clock (e.g. a fresh binarisation: vaekit's epoch time includes
+    its draw too). ``hard``: also stop at the first training step that ends with the budget spent -
+    the rule of vaekit's ``train.time_budget``, which cuts its epoch in progress; ``epochs`` then
+    ends with an entry ``{"partial": True, "steps": ...}``. Returns ``(callback, epochs, BudgetSpent)``."""
     from pythae.trainers.training_callbacks import TrainingCallback
 
     epochs: list[dict[str, Any]] = []
@@ -578,7 +577,10 @@ def pythae_train_budget(a: dict[str, Any]) -> dict[str, Any]:
         if epoch > 1:  # epoch 1 uses the draw made at construction
             train_set.data = torch.bernoulli(grey, generator=gen)
 
-    budget_cb, epochs, BudgetSpent = pythae_budget(a["budget"], before_epoch=redraw)
+    # hard: stop at the step that crosses the budget, as vaekit's train.time_budget cuts its epoch. pythae
+    # then keeps its best model of the finished epochs (vaekit validates its cut epoch too: at most one
+    # partial epoch, seconds for these MLPs, separates the two rules).
+    budget_cb, epochs, BudgetSpent = pythae_budget(a["budget"], before_epoch=redraw, hard=True)
 
     trainer = {"batch": a.get("batch_size", 64), "lr": a.get("lr")}
     with tempfile.TemporaryDirectory() as tmp:

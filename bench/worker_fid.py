@@ -65,7 +65,9 @@ def train_for(model, train_set, eval_set, budget: float, cfg, *, trainer_cls=Non
     """pythae's trainer until ``budget`` seconds are spent, cut at the first training step past it
     (``worker.pythae_budget(hard=True)``: pythae's VAEGAN with the MNIST nets needs ~17 min for one
     epoch of Fashion-MNIST on 2 cores). The model kept: the best on validation (pythae's
-    ``_best_model``) if an epoch finished, else the weights as they stand when time ran out."""
+    ``_best_model``) if an epoch finished, else the weights as they stand when time ran out; and
+    those last weights too (``"last"``): for a VAEGAN, pythae's validation loss mixes in the
+    adversarial terms, so which of the two samples better is screened on validation FID."""
     callback, epochs, spent = pythae_budget(budget, hard=True)
     if trainer_cls is None:
         from pythae.pipelines import TrainingPipeline
@@ -82,11 +84,12 @@ def train_for(model, train_set, eval_set, budget: float, cfg, *, trainer_cls=Non
         go()
     except spent:
         stopped = True
+    last = get_trainer().model
     best = getattr(get_trainer(), "_best_model", None)
     kept = "best on validation"
     if best is None:
-        best, kept = get_trainer().model, "last weights (no epoch finished)"
-    return {"model": best, "epochs": epochs, "stopped_by_budget": stopped, "kept": kept,
+        best, kept = last, "last weights (no epoch finished)"
+    return {"model": best, "last": last, "epochs": epochs, "stopped_by_budget": stopped, "kept": kept,
             "train_s": epochs[-1].get("elapsed_s") if epochs else None}
 
 
@@ -117,7 +120,7 @@ def pythae_fid_train(a: dict[str, Any]) -> dict[str, Any]:
                       no_cuda=True, seed=a["seed"], steps_saving=None)
         if a["model"] == "VAEGAN":
             stage = train_for(model, x_train, x_val, a["budget"], CoupledOptimizerAdversarialTrainerConfig(**common))
-            saved, stages = {"model": stage["model"]}, {"vaegan": stage}
+            saved, stages = {"model": stage["model"], "last": stage["last"]}, {"vaegan": stage}
         else:
             first = train_for(model, x_train, x_val, a["budget"] * a["share"], BaseTrainerConfig(**common, learning_rate=a.get("lr", 1e-3)))
             from pythae.samplers import PixelCNNSampler, PixelCNNSamplerConfig
@@ -146,12 +149,13 @@ def pythae_fid_train(a: dict[str, Any]) -> dict[str, Any]:
 @task
 def pythae_fid_sample(a: dict[str, Any]) -> dict[str, Any]:
     """``a["n"]`` samples of a trained run (seeded) as float32 (n, 1, 28, 28) in [0, 1] to ``a["out"]``
-    (.npy): the decoder's output (pythae's decoders end in a sigmoid), as vaekit's decoder means."""
+    (.npy): the decoder's output (pythae's decoders end in a sigmoid), as vaekit's decoder means;
+    ``a["keep"]``: "best" (best on validation, default) or "last" (the weights when time ran out)."""
     import numpy as np
 
     set_threads(a)
     saved = torch.load(os.path.join(a["run"], "models.pt"), weights_only=False)
-    model = saved["model"].eval()
+    model = saved["last" if a.get("keep") == "last" else "model"].eval()
     torch.manual_seed(a["seed"])
     t0 = time.perf_counter()
     with torch.no_grad():

@@ -2,7 +2,8 @@
 vaekit's three candidates and - when the pythae side venv exists (bench/setup_pythae.sh, which
 .ci/run runs) - pythae's VQVAE + PixelCNN sampler and its VAEGAN (two settings screened on
 validation) at one time budget, FID on validation then test through the harness, the table with
-its feature net named and a sample grid per candidate."""
+its feature net named and a sample grid per candidate. (--quick screens only pythae's VAEGAN with
+its MLP nets, best-on-validation vs last weights: one training.)"""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_quick_fid_benchmark(tmp_path) -> None:
     grids = sorted((docs.parent / "quick-fid-images").glob("*.png"))
     if pythae:
         pythae_scores = [r for r in scores if r["bench"] == "fid-score" and r["side"].startswith("pythae")]
-        # VQVAE val + test, both VAEGAN settings on val, the chosen one on test
+        # VQVAE val + test; the VAEGAN's two kept weights (best on validation loss, last) on val, the chosen one on test
         assert len(pythae_scores) == 5 and {r["split"] for r in pythae_scores} == {"val", "test"}
         assert all(0 < r["figures"]["fid"] < 1e4 for r in pythae_scores)
         assert "| pythae VAEGAN |" in text and "screened on validation" in text and len(grids) == 5

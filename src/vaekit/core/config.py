@@ -90,8 +90,10 @@ class TrainConfig(_Section):
     early_stopping: int | None = Field(None, ge=1)
     """Stop after this many epochs without a better validation loss; ``None`` = never."""
     time_budget: float | None = Field(None, gt=0.0)
-    """Stop at the first epoch end once this many seconds of training (epochs with their
-    validation, summed across resumes) are spent; the run is then finished. ``None`` = no limit.
+    """Stop once this many seconds of training (epochs with their validation, summed across
+    resumes) are spent: the epoch in progress is cut after the step that crosses the budget, then
+    validated and saved (under torchrun: at the first epoch end instead, so ranks agree); the run
+    is then finished. ``None`` = no limit.
     After the first epoch the schedules (learning rate, capacity annealing) are fitted to the
     epochs the budget will hold at that pace (at most ``epochs``), so they complete in time."""
     seed: int = 0

@@ -335,8 +335,12 @@ class Trainer:
         return all_ok
 
     # -- one epoch -------------------------------------------------------------------------
-    def run_epoch(self, epoch: int) -> tuple[EpochStats, float]:
+    def run_epoch(self, epoch: int, deadline: float | None = None) -> tuple[EpochStats, float]:
+        """One pass over the training set. ``deadline`` (a ``time.perf_counter()`` value, from
+        ``train.time_budget``): the epoch is cut short after the first step that ends past it; the
+        number of steps taken is then in ``self.budget_cut_after``."""
         cfg, device = self.cfg, self.device
+        self.budget_cut_after: int | None = None
         from vaekit.training.progress import EpochProgress  # rich is imported only when training
 
         t0 = time.perf_counter()
@@ -366,6 +370,9 @@ class Trainer:
                     if consecutive_bad >= cfg.train.max_bad_steps:
                         self._too_many_bad_steps(consecutive_bad, epoch)
                 bar.advance()
+                if deadline is not None and time.perf_counter() >= deadline and i + 1 < len(batches):
+                    self.budget_cut_after = i + 1
+                    break
         for name in stats.sums:
             stats.sums[name] = distributed.all_reduce_sum(stats.sums[name], self.info)
         return stats, time.perf_counter() - t0
@@ -460,8 +467,15 @@ def fit(
     while trainer.state["epoch"] < trainer.cfg.train.epochs:
         epoch = trainer.state["epoch"] + 1
         started = time.perf_counter()
-        stats, seconds = trainer.run_epoch(epoch)
+        budget = trainer.cfg.train.time_budget
+        # The time budget cuts the epoch in progress (then validated and saved as any epoch), so a
+        # run never trains much past it. Not under torchrun: ranks would have to agree on the step.
+        deadline = (started + budget - trainer.state.get("elapsed_s", 0.0)
+                    if budget is not None and trainer.info.world_size == 1 else None)
+        stats, seconds = trainer.run_epoch(epoch, deadline)
         row = trainer.metrics_row(epoch, stats, seconds)
+        if trainer.budget_cut_after is not None:
+            row["budget_cut_after_steps"] = trainer.budget_cut_after
         # Wall time of training so far (epochs with their validation; carried across resumes),
         # read by train.time_budget.
         row["elapsed_s"] = trainer.state.get("elapsed_s", 0.0) + (time.perf_counter() - started)

@@ -57,17 +57,54 @@ def test_bad_settings_and_data_are_refused() -> None:
         PERCEPTUAL.build({"name": "features"}, CTX, "objective.perceptual[0]")
 
 
-def test_feature_term_trains_a_vae_against_a_classifier_parent(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    from vaekit.api import train
+
+    return train("classifier", out=tmp_path_factory.mktemp("perceptual") / "clf", epochs=1,
+                 overrides=["data.limit=200"], echo=None, progress=False, report=False)
+
+
+FEATURES = 'objective.perceptual=[{name="features", weight=2.0}]'
+
+
+def test_feature_term_trains_a_vae_against_a_classifier_parent(classifier, tmp_path) -> None:
     import json
 
     from vaekit.api import train
 
-    kw = dict(epochs=1, overrides=["data.limit=200"], echo=None, progress=False, report=False)
-    clf = train("classifier", out=tmp_path / "clf", **kw)
-    run = train("vae", out=tmp_path / "vae", parent=clf,
-                **{**kw, "overrides": ["data.limit=200", 'objective.perceptual=[{name="features", weight=2.0}]']})
+    run = train("vae", out=tmp_path / "vae", parent=classifier, epochs=1, overrides=["data.limit=200", FEATURES],
+                echo=None, progress=False, report=False)
     row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert row["train_perceptual"] > 0
     from safetensors.torch import load_file
 
     assert not any("net." in k for k in load_file(str(run / "model.safetensors")))  # the classifier is not saved
+
+
+def test_feature_term_with_a_user_supplied_feature_net_file(classifier, tmp_path) -> None:
+    """A classifier brought as one .safetensors file (no run directory) is a parent like a run: pinned
+    by its sha256, refused once it changes; a weights file without feature-net metadata is refused."""
+    import json
+
+    import vaekit
+    from vaekit.api import train
+    from vaekit.core.errors import RunDirError
+    from vaekit.tasks.fid import save_feature_net
+
+    net = tmp_path / "net.safetensors"
+    save_feature_net(vaekit.load(classifier), net)
+    run = train("vae", out=tmp_path / "vae", parent=net, epochs=1, overrides=["data.limit=200", FEATURES],
+                echo=None, progress=False, report=False)
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["train_perceptual"] > 0
+    link = json.loads((run / "config.json").read_text())["parent"]
+    assert link["run"] == str(net.resolve()) and len(link["sha256"]) == 64
+    assert vaekit.load(run).model is not None
+    with pytest.raises(ConfigError, match="without feature-net metadata"):
+        train("vae", out=tmp_path / "bad", parent=run / "model.safetensors", epochs=1, overrides=[FEATURES],
+              echo=None, progress=False, report=False)
+    other = train("classifier", out=tmp_path / "clf2", epochs=1, seed=1, overrides=["data.limit=100"], echo=None,
+                  progress=False, report=False)
+    save_feature_net(vaekit.load(other), net)  # the parent file changes under the trained run
+    with pytest.raises(RunDirError, match="the parent changed"):
+        vaekit.load(run)

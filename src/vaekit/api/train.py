@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from vaekit.api.report import write_report
 from vaekit.artifacts import rundir
+from vaekit.artifacts.feature_net import is_feature_net_file
 from vaekit.artifacts.lock import RunLock, lock_applies
 from vaekit.core.config import Config, load_recipe, parse_overrides
 from vaekit.core.errors import ConfigError, RunDirError
@@ -79,9 +80,13 @@ def with_parent(config: Config, parent: str | Path) -> Config:
     path = Path(parent).expanduser()
     if config.parent is not None and Path(config.parent.run).expanduser().resolve() != path.resolve():
         raise ConfigError(f"--parent {parent} and --set parent.run={config.parent.run} name different runs; give the parent once")
-    if not (path / rundir.MODEL).is_file():
+    if path.is_file() and path.suffix == ".safetensors":
+        if not is_feature_net_file(path):
+            raise ConfigError(f"--parent {parent} is a .safetensors file without feature-net metadata; a file parent "
+                              "must be a classifier written by vaekit.tasks.fid.save_feature_net (or give a run directory)")
+    elif not (path / rundir.MODEL).is_file():
         what = "does not exist" if not path.exists() else f"has no {rundir.MODEL} (not a finished vaekit run)"
-        raise ConfigError(f"--parent {parent} {what}; give the directory of a trained run")
+        raise ConfigError(f"--parent {parent} {what}; give the directory of a trained run or a feature-net .safetensors file")
     return config.with_overrides({"parent": {"run": str(path.resolve())}}, source="--parent")
 
 
@@ -95,6 +100,8 @@ def parents_data(config: Config) -> Config:
     """A second stage trains on its parent's data (same dataset, splits and settings) unless
     ``--data`` or a ``data.*`` override says otherwise."""
     path = Path(config.parent.run).expanduser()
+    if path.suffix == ".safetensors":  # a feature-net file carries no data settings: the run's own apply
+        return config
     try:
         parent_cfg = Config.from_dict(rundir.read_json(path / rundir.CONFIG), source=str(path / rundir.CONFIG))
     except FileNotFoundError:

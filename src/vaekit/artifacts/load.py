@@ -17,6 +17,7 @@ import torch
 
 from vaekit.artifacts import rundir
 from vaekit.artifacts.datasets import check_dataset_version
+from vaekit.artifacts.feature_net import FeatureNet, read_feature_net_file
 from vaekit.core.build import BuildContext
 from vaekit.core.config import FORMAT_VERSION, Config, ParentLink
 from vaekit.core.errors import RunDirError, VaekitError
@@ -44,10 +45,16 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def parent_weights(path: Path) -> Path:
+    """The file a parent link pins: a run's ``model.safetensors``, or a feature-net file itself
+    (:mod:`vaekit.artifacts.feature_net`: a classifier brought as one ``.safetensors`` file)."""
+    return path if path.suffix == ".safetensors" else path / rundir.MODEL
+
+
 def pin_parent(link: ParentLink) -> ParentLink:
     """Resolve the parent's path and record the sha256 of its weights (at training time)."""
     path = Path(link.run).expanduser().resolve()
-    weights = path / rundir.MODEL
+    weights = parent_weights(path)
     if not weights.is_file():
         raise RunDirError(f"parent run {path} has no {rundir.MODEL}; train it first or give another --parent")
     actual = sha256_file(weights)
@@ -56,13 +63,14 @@ def pin_parent(link: ParentLink) -> ParentLink:
     return ParentLink(run=str(path), sha256=actual)
 
 
-def load_parent(config: Config, *, device: str | torch.device = "cpu", child: Path | None = None) -> "LoadedRun | None":
-    """The parent stage named in ``config.parent`` (verified against its recorded sha256), or None."""
+def load_parent(config: Config, *, device: str | torch.device = "cpu", child: Path | None = None) -> "LoadedRun | FeatureNet | None":
+    """The parent stage named in ``config.parent`` (verified against its recorded sha256), or None;
+    a feature-net file parent gives a :class:`~vaekit.artifacts.feature_net.FeatureNet`."""
     link = config.parent
     if link is None:
         return None
     path = Path(link.run)
-    weights = path / rundir.MODEL
+    weights = parent_weights(path)
     if not weights.is_file():
         raise RunDirError(f"{child or 'this run'} builds on parent run {path}, which is missing ({weights} not found); restore it")
     if link.sha256 is not None:
@@ -73,6 +81,8 @@ def load_parent(config: Config, *, device: str | torch.device = "cpu", child: Pa
                 f"but they are now {actual[:12]}…: the parent changed, so this stage no longer fits it; "
                 "restore the parent's model.safetensors or retrain this stage"
             )
+    if weights == path:
+        return read_feature_net_file(path, device)
     return load(path, device=device)
 
 

@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--parent", metavar="DIR",
                    help="train a second stage on the finished run in DIR (same as --set parent.run=DIR): the sha256 of "
-                        "its model.safetensors is recorded, and loading this run later refuses a changed parent")
+                        "its model.safetensors is recorded, and loading this run later refuses a changed parent; a "
+                        "classifier feature-net .safetensors file also works as the parent of a perceptual 'features' term")
     _add_device(p)
     p.set_defaults(func=commands.train)
 

@@ -63,7 +63,7 @@ class PixelCNNPrior(LatentVariableModel):
                               "`vaekit train --recipe pixelcnn-prior --parent RUN` (RUN trained with --recipe vqvae)")
         first = parent.model
         if not all(hasattr(first, a) for a in ("indices", "decode_indices", "quantizer")):
-            kind = parent.config.model.get("name", "?")
+            kind = dict(getattr(getattr(parent, "config", None), "model", None) or {}).get("name", "?")
             raise ConfigError(f"--parent {parent.path} is a {kind!r} run: a pixelcnn-prior models discrete codes, so "
                               "its parent must be a vqvae run (Gaussian latents have no codes to model)")
         if layers < 1 or channels < 1 or kernel < 1 or kernel % 2 == 0:

@@ -12,7 +12,9 @@ nats):
   paper's exponents (0.0448, 0.2856, 0.3001, 0.2363, 0.1333) truncated to ``scales`` and renormalised
   (28x28 images fit 3 scales, not the paper's 5).
 * ``features``: weight * 1/2 ||phi(x) - phi(x~)||^2 with phi the penultimate layer of a classifier
-  trained as a linked stage: train the VAE with ``--parent CLASSIFIER_RUN`` (sha256-pinned).
+  trained as a linked stage: train the VAE with ``--parent CLASSIFIER_RUN`` (sha256-pinned), or with
+  ``--parent NET.safetensors``, a user-supplied feature-net file
+  (:mod:`vaekit.artifacts.feature_net`; pinned the same way, never downloaded).
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class FeatureTerm(nn.Module):
         if net is None or not hasattr(net, "features"):
             raise ConfigError("objective.perceptual 'features' compares images in a classifier's features: train the "
                               "classifier first (`vaekit train --recipe classifier --data D --out CLF`) and pass it as "
-                              "this run's parent (`--parent CLF`)")
+                              "this run's parent (`--parent CLF`, or `--parent NET.safetensors`, a feature-net file)")
         if tuple(parent.shape) != tuple(ctx.shape):
             raise ConfigError(f"the parent classifier takes images of shape {tuple(parent.shape)}, this data has "
                               f"{tuple(ctx.shape)}")

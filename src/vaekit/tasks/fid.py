@@ -21,7 +21,11 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from vaekit.artifacts.feature_net import FEATURE_NET_KEY, FeatureNet, read_feature_net_file, save_feature_net
 from vaekit.core.errors import VaekitError
+
+__all__ = ["FEATURE_NET_KEY", "FeatureNet", "frechet_distance", "load_feature_net", "precision_recall", "run_sample_quality",
+           "sample_quality", "save_feature_net", "score_samples"]
 
 
 def frechet_distance(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
@@ -148,57 +152,17 @@ def score_samples(fake: Any, real: Any, feature_net: Any, *, k: int = 3) -> dict
     return result
 
 
-FEATURE_NET_KEY = "vaekit_feature_net"
-
-
-class FeatureNet:
-    """A classifier used as a feature net: from a classifier run directory, or from a standalone
-    ``.safetensors`` file carrying its description (see :func:`save_feature_net`)."""
-
-    def __init__(self, model: torch.nn.Module, shape: tuple[int, ...], path: Any) -> None:
-        self.model, self.shape, self.path = model, tuple(shape), path
-
-
-def save_feature_net(run: Any, path: Any) -> None:
-    """Write a classifier run's weights as one self-describing ``.safetensors`` file (its model spec,
-    input shape and class count in the metadata), usable as ``--feature-net FILE`` anywhere."""
-    import json
-    from pathlib import Path
-
-    from vaekit.artifacts import rundir
-
-    if getattr(run.model, "GENERATIVE", True) or not hasattr(run.model, "features"):
-        raise VaekitError(f"{run.path} is not a classifier run; only a classifier can be saved as a feature net")
-    meta = {"model": run.config.model, "shape": list(run.shape), "n_classes": int(run.model.n_classes),
-            "source": str(run.path)}
-    rundir.save_tensors(Path(path), run.model.state_dict(), metadata={FEATURE_NET_KEY: json.dumps(meta, sort_keys=True)})
-
-
 def load_feature_net(path: Any, device: str = "cpu") -> FeatureNet:
     """A classifier run directory, or a ``.safetensors`` file written by :func:`save_feature_net`
     (or by anyone, with the same metadata and weights of a vaekit ``classifier``)."""
-    import json
     from pathlib import Path
 
-    from vaekit.artifacts import rundir
     from vaekit.artifacts.load import load
-    from vaekit.core.build import BuildContext
-    from vaekit.models import build_model
 
     p = Path(path)
     if p.is_dir():
         run = load(p, device=device)
-        return FeatureNet(run.model, run.shape, run.path)
+        return FeatureNet(run.model, run.shape, run.path, run.config.model)
     if p.suffix != ".safetensors" or not p.is_file():
         raise VaekitError(f"--feature-net {path}: give a classifier run directory or a .safetensors feature-net file")
-    meta_text = rundir.read_metadata(p).get(FEATURE_NET_KEY)
-    if meta_text is None:
-        raise VaekitError(f"{path} has no '{FEATURE_NET_KEY}' metadata: it is not a feature-net file (write one with "
-                          "vaekit.tasks.fid.save_feature_net(vaekit.load(CLASSIFIER_RUN), PATH))")
-    meta = json.loads(meta_text)
-    model = build_model(meta["model"], BuildContext(shape=tuple(meta["shape"]), n_classes=int(meta["n_classes"])))
-    state = rundir.load_tensors(p)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise VaekitError(f"{path}: the weights do not fit the described classifier ({rundir.state_dict_mismatch(model.state_dict(), state)})")
-    return FeatureNet(model.to(device).eval(), tuple(meta["shape"]), p)
+    return read_feature_net_file(p, device)

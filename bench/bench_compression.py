@@ -11,6 +11,7 @@ Timings are recorded with the load average (this machine is shared: "measured un
 
     python3 bench/bench_compression.py            # full: writes docs/compression.md's tables
     python3 bench/bench_compression.py --quick    # toy sizes, seconds; writes bench/results/compression/quick.md
+    python3 bench/bench_compression.py --only bitswap [--datasets digits]   # Bit-Swap vs the ladder's BB-ANS
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ def worker_code(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_borrow(args: dict[str, Any]) -> dict[str, Any]:
-    """Bits each ladder layer borrows from the stack (BB-ANS pops all layers before any push),
-    measured on the real encoder's stack: per test image, the drop in its size at each pop."""
+    """Bits each layer of a hierarchical run borrows from the stack, measured on the real encoder's
+    stack: per test image, the drop in its size at each pop, and the most the image needed from the
+    stack it found (the ladder pops all layers before any push; Bit-Swap interleaves)."""
     import numpy as np
 
     import vaekit
@@ -126,20 +128,24 @@ def worker_borrow(args: dict[str, Any]) -> dict[str, Any]:
     coder = _coder(run, a, 12)
     trace: list[tuple[int, str, int]] = []
     coder.encode(to_symbols(x, a), trace=lambda i, step, bits: trace.append((i, step, bits)))
-    per: dict[int, dict[str, int]] = {}
+    steps_of: dict[int, list[tuple[str, int]]] = {}
     for i, step, bits in trace:
-        per.setdefault(i, {})[step] = bits
+        steps_of.setdefault(i, []).append((step, bits))
     layers = len(coder.dims)
-    borrowed = []  # (N, layers): bits popped for layer 1 (bottom) .. T
-    for i in sorted(per):
-        steps, prev, row = per[i], per[i]["start"], {}
-        for k in range(layers, 0, -1):  # pops run top-down
-            row[k] = prev - steps[f"q{k}"]
-            prev = steps[f"q{k}"]
+    borrowed, deficit = [], []  # (N, layers): bits popped for layer 1 (bottom) .. T;  (N,): most the image owed
+    for i in sorted(steps_of):
+        steps, row = steps_of[i], {}
+        for (_, before), (step, after) in zip(steps, steps[1:]):
+            if step.startswith("q"):  # a pop: the stack shrinks by the bits this layer took
+                row[int(step[1:])] = before - after
         borrowed.append([row[k] for k in range(1, layers + 1)])
-    b = np.array(borrowed, dtype=float)
+        # What the image needed from the stack it found: its start size minus the lowest size after
+        # any of its steps (BB-ANS over the layers: every pop's sum; Bit-Swap: about one layer's).
+        deficit.append(steps[0][1] - min(bits for _, bits in steps))
+    b, d = np.array(borrowed, dtype=float), np.array(deficit, dtype=float)
     return {"split": "test", "n": int(len(x)), "first": b[0].tolist(), "mean": b.mean(0).tolist(),
-            "max_total": float(b.sum(1).max()), "reserved": 16 * coder.settings.init_symbols}
+            "max_total": float(b.sum(1).max()), "reserved": 16 * coder.settings.init_symbols,
+            "deficit_first": float(d[0]), "deficit_mean": float(d.mean()), "deficit_max": float(d.max())}
 
 
 def _codecs() -> dict[str, tuple[Any, Any, bool]]:
@@ -552,6 +558,143 @@ def render_ladder(dataset: str, res: dict[str, Any], quick: bool, cmd: str) -> s
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- Markov hierarchy (Bit-Swap)
+# The `bitswap` recipe (src/vaekit/models/markov_hierarchy.py, latents 32-16-8 as the ladder's) coded
+# by Bit-Swap (src/vaekit/tasks/compress/bitswap.py; Kingma, Abbeel & Ho 2019), against the ladder's
+# BB-ANS over all layers and the one-layer VAE on the same test images. Same protocol as the ladder:
+# candidates on validation against the same goal line, 3 seeds, the test images coded once per seed.
+BITSWAP_BASE = ["objective.warmup_epochs=0.5", "train.batch_size=128"]  # the recipe's own; free bits off
+BITSWAP_CANDIDATES = {
+    "bitswap-32-16-8": [],  # the recipe: MLP 512-256 (SiLU), between-layer nets 128 / 64
+    "bitswap-32-16-8-narrow": ["model.net={name='mlp', hidden=[256, 128], activation='silu'}"],
+}
+BITSWAP_CODER = "bitswap-v1"
+BITSWAP_FULL = {"fashion": {"epochs": 4, "val_n": 1000, "test_n": None, "seeds": [0, 1, 2]},
+                "digits": {"epochs": 150, "val_n": None, "test_n": None, "seeds": [0, 1, 2]}}
+BITSWAP_QUICK = {"fashion": {"epochs": 1, "val_n": 50, "test_n": 30, "seeds": [0], "limit": 600,
+                             "candidates": ["bitswap-32-16-8"]},
+                 "digits": {"epochs": 2, "val_n": None, "test_n": 30, "seeds": [0], "candidates": ["bitswap-32-16-8"]}}
+LATENTS.update({c: (32, 16, 8) for c in BITSWAP_CANDIDATES})
+
+
+def bitswap_init_bits(candidate: str, latent_bits: int = 12) -> int:
+    """What Bit-Swap reserves: 16 x (ceil(12 x max L_i / 16) + 4) (src/vaekit/tasks/compress/bitswap.py)."""
+    return 16 * (math.ceil(latent_bits * max(LATENTS[candidate]) / 16) + 4)
+
+
+def _bitswap_train_job(h: Harness, dataset: str, cand: str, seed: int, cfg: dict[str, Any]) -> Job:
+    overrides = BITSWAP_BASE + list(BITSWAP_CANDIDATES[cand]) + ([f"data.limit={cfg['limit']}"] if cfg.get("limit") else [])
+    settings = {"dataset": dataset, "candidate": cand, "recipe": "bitswap", "epochs": cfg["epochs"],
+                "val_n": cfg["val_n"], "overrides": overrides}
+    job = Job("compression-bitswap-train", f"vaekit-{cand}", seed, settings, lambda ctx: {}, split="val",
+              purpose="quality", label=f"{dataset} {cand}")
+    out = h.artifact_dir(job)
+    job.fn = lambda ctx: {**_call(ctx, "train", {"recipe": "bitswap", "data": DATA[dataset], "epochs": cfg["epochs"],
+                                                 "seed": seed, "out": str(out), "overrides": overrides,
+                                                 "val_n": cfg["val_n"]}), "run": str(out)}
+    job.artifacts = [str(out / "model.safetensors")]
+    return job
+
+
+def run_bitswap(h: Harness, dataset: str, cfg: dict[str, Any], ladder_cfg: dict[str, Any],
+                vae_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Bit-Swap candidates on validation (the VAE's goal line), the chosen one with every seed coded
+    on the test images; the ladder's and the VAE's records on the very same images (cached)."""
+    if cfg["val_n"] != vae_cfg["val_n"] or cfg["test_n"] != ladder_cfg["test_n"]:
+        raise ValueError("Bit-Swap, the ladder and the VAE must be compared on the same images")
+    ladder = run_ladder(h, dataset, ladder_cfg, vae_cfg)
+    val_classical = chosen_runs(h, dataset, vae_cfg)[3]
+    seeds = cfg["seeds"]
+    names = cfg.get("candidates", list(BITSWAP_CANDIDATES))
+    cands = {c: h.run(_bitswap_train_job(h, dataset, c, seeds[0], cfg), need_artifacts=True) for c in names}
+    best_val = min(c["bits_per_dim"] for c in val_classical["figures"]["codecs"].values())
+    sel = select_on_validation({c: [r["figures"]] for c, r in cands.items()}, [{"split": "val", "neg_bpd": -0.75 * best_val}],
+                               quality="neg_bpd")
+    trained = [h.run(_bitswap_train_job(h, dataset, sel.chosen, s, cfg), need_artifacts=True) for s in seeds]
+    n = cfg["test_n"]
+    coded = [h.run(_code_job(dataset, sel.chosen, s, n, rec, sel, coder=BITSWAP_CODER)) for s, rec in zip(seeds, trained)]
+    borrow = [h.run(Job("compression-bitswap-borrow", f"vaekit-{sel.chosen}", s,
+                        {"dataset": dataset, "n": 100, "train_key": rec["key"], "coder": BITSWAP_CODER},
+                        lambda ctx, run_dir=rec["figures"]["run"]: _call(ctx, "borrow", {"run": run_dir, "n": 100}),
+                        split="test", purpose="quality", selection=sel, label=f"{dataset} bits borrowed (Bit-Swap)"))
+              for s, rec in zip(seeds, trained)]
+    return {"cands": cands, "selection": sel, "trained": trained, "coded": coded, "borrow": borrow, "cfg": cfg,
+            "ladder": ladder}
+
+
+def _deficits(borrow: list[dict[str, Any]]) -> dict[str, Stat]:
+    """The bits an image needed from the stack it found (start minus the lowest size during it). The
+    ladder's records from before this measure existed give it as the sum of the pops, which is
+    the same number for its order (every pop precedes every push)."""
+    figs = [b["figures"] for b in borrow]
+    return {"first": Stat.of(f.get("deficit_first", sum(f["first"])) for f in figs),
+            "mean": Stat.of(f["deficit_mean"] for f in figs) if all("deficit_mean" in f for f in figs) else None,
+            "max": Stat.of(f.get("deficit_max", f["max_total"]) for f in figs)}
+
+
+def render_bitswap(dataset: str, res: dict[str, Any], quick: bool, cmd: str) -> str:
+    coded, sel, cfg, lad = res["coded"], res["selection"], res["cfg"], res["ladder"]
+    require_seeds({"bitswap": len(coded), "ladder": len(lad["coded"]), "vae": len(lad["vae_coded"])}, quick,
+                  f"compression/bitswap-{dataset}")
+    n = coded[0]["figures"]["n"]
+    vals = "; ".join(f"`{name}` {-q.mean:.3f}" for name, q, _, _ in sel.rows)
+    lines = [f"**{dataset}, Bit-Swap**: {n:,} test images; `bitswap` recipe (latents 32-16-8) with "
+             f"`{' '.join(BITSWAP_BASE)}`, {cfg['epochs']} epochs, settings `{sel.chosen}` chosen on validation "
+             f"(−ELBO bits/dim: {vals}), {len(coded)} training seed(s), coded by Bit-Swap; ladder and VAE = the runs "
+             f"of the tables above (`{lad['selection'].chosen}`, `{lad['vae_selection'].chosen}`), coded on the same images.",
+             ""]
+
+    def row(name: str, recs: list[dict[str, Any]], reserved: int) -> list[str]:
+        rs = [c["figures"]["rows"][-1] for c in recs]
+        return [name, Stat.of(r["bits_per_dim"] for r in rs).fmt(3), Stat.of(r["payload_bits_per_dim"] for r in rs).fmt(3),
+                Stat.of(r["neg_elbo_bits_per_dim"] for r in rs).fmt(3),
+                Stat.of(100 * (r["payload_bits_per_dim"] / r["neg_elbo_bits_per_dim"] - 1) for r in rs).fmt(2),
+                f"{reserved:,}", Stat.of(r["encode_per_s"] for r in rs).fmt(1), Stat.of(r["decode_per_s"] for r in rs).fmt(1)]
+
+    rows = [row("vaekit `bitswap`, Bit-Swap over 3 layers", coded, bitswap_init_bits(sel.chosen)),
+            row("vaekit `ladder`, BB-ANS over 3 layers", lad["coded"], init_bits(lad["selection"].chosen)),
+            row("vaekit VAE (1 layer), BB-ANS", lad["vae_coded"], init_bits(lad["vae_selection"].chosen))]
+    codecs = lad["classical"]["figures"]["codecs"]
+    best_name = min(codecs, key=lambda k: codecs[k]["bits_per_dim"])
+    rows.append([f"{best_name} (best classical codec on these images)", f"{codecs[best_name]['bits_per_dim']:.3f}",
+                 "", "", "", "", fmt_num(codecs[best_name]["encode_per_s"], 1),
+                 fmt_num(codecs[best_name]["decode_per_s"], 1)])
+    lines.append(md_table(["coder", "bits/dim (file)", "bits/dim (payload)", "−ELBO bits/dim", "payload over −ELBO (%)",
+                           "initial bits reserved", "encode images/s", "decode images/s"], rows))
+    by_n: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for side, recs in (("bitswap", coded), ("ladder", lad["coded"])):
+        for c in recs:
+            for r in c["figures"]["rows"]:
+                by_n.setdefault(r["n"], {"bitswap": [], "ladder": []})[side].append(r)
+    rrows = []
+    for k in sorted(by_n):
+        bs, ld = by_n[k]["bitswap"], by_n[k]["ladder"]
+        rrows.append([f"{k:,}", Stat.of(r["bits_per_dim"] for r in bs).fmt(4),
+                      Stat.of(r["payload_bits_per_dim"] for r in bs).fmt(4),
+                      Stat.of(r["neg_elbo_bits_per_dim"] for r in bs).fmt(4),
+                      Stat.of(100 * (r["payload_bits_per_dim"] / r["neg_elbo_bits_per_dim"] - 1) for r in bs).fmt(2),
+                      Stat.of(r["payload_bits_per_dim"] for r in ld).fmt(4),
+                      Stat.of(100 * (r["payload_bits_per_dim"] / r["neg_elbo_bits_per_dim"] - 1) for r in ld).fmt(2)])
+    lines += ["", md_table(["images coded", "Bit-Swap bits/dim (file)", "Bit-Swap bits/dim (payload)",
+                            "Bit-Swap −ELBO bits/dim", "Bit-Swap payload over −ELBO (%)", "ladder bits/dim (payload)",
+                            "ladder payload over −ELBO (%)"], rrows)]
+    bs_d, ld_d = _deficits(res["borrow"]), _deficits(lad["borrow"])
+    bor = [b["figures"] for b in res["borrow"]]
+    layer_first = ", ".join(f"z_{k + 1} {Stat.of(b['first'][k] for b in bor).fmt(0)}" for k in range(len(bor[0]["first"])))
+    lines += ["", f"Initial bits, measured on the encoder's stack (what an image needs from the stack it finds: its "
+              f"start size minus the lowest size during its steps): Bit-Swap's first test image needed "
+              f"{bs_d['first'].fmt(0)} bits of the {bitswap_init_bits(sel.chosen):,} reserved (its pops took {layer_first}, "
+              f"but x is pushed before z_2 is popped and z_1 before z_3); the ladder's first image needed "
+              f"{ld_d['first'].fmt(0)} of its {init_bits(lad['selection'].chosen):,} (every pop precedes every push). "
+              f"Over the first {bor[0]['n']} images, the most any image needed: Bit-Swap {bs_d['max'].fmt(0)}, "
+              f"ladder {ld_d['max'].fmt(0)}. Reserved: 16 × (⌈12 × L / 16⌉ + 4) bits, L = the largest layer's "
+              f"dimensions for Bit-Swap ({max(LATENTS[sel.chosen])}), all layers' for the ladder "
+              f"({sum(LATENTS[lad['selection'].chosen])}). Speeds measured under load ({load_note(coded)}); one process, "
+              "the coder on one thread. −ELBO: k = 10 importance-sample estimate, nats → bits/dim by / (D ln 2).", "",
+              f"Command: `{cmd}`"]
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- driver side
 def _call(ctx: Any, task: str, args: dict[str, Any], timeout: float = 7200) -> dict[str, Any]:
     p = ctx.process([sys.executable, str(Path(__file__).resolve()), "--worker", task, json.dumps(args)], timeout=timeout)
@@ -674,8 +817,11 @@ def write_docs(path: Path, blocks: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="toy sizes (seconds); writes results/compression/quick.md")
-    ap.add_argument("--only", choices=sorted(DATA) + ["lossy", "ladder"],
-                    help="one dataset, the lossy rate-distortion table, or the hierarchical (ladder) runs")
+    ap.add_argument("--only", choices=sorted(DATA) + ["lossy", "ladder", "bitswap"],
+                    help="one dataset, the lossy rate-distortion table, the hierarchical (ladder) runs, or the "
+                         "Markov hierarchy coded by Bit-Swap (bitswap; --datasets picks which)")
+    ap.add_argument("--datasets", default="digits,fashion",
+                    help="with --only bitswap: which datasets, comma-separated (default digits,fashion)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--results", default=None, help="results file (default results/compression/results.jsonl, "
                                                      "quick.jsonl with --quick)")
@@ -692,9 +838,18 @@ def main(argv: list[str] | None = None) -> int:
                 work=results.parent / ("runs-quick" if args.quick else "runs"))
     sizes = QUICK if args.quick else FULL
     cmd = "python3 bench/bench_compression.py" + (" --quick" if args.quick else "") + \
-        (f" --only {args.only}" if args.only else "")
+        (f" --only {args.only}" if args.only else "") + \
+        (f" --datasets {args.datasets}" if args.only == "bitswap" and args.datasets != "digits,fashion" else "")
     blocks = {}
-    for dataset in ([args.only] if args.only else ["fashion", "digits", "lossy", "ladder"]):
+    for dataset in ([args.only] if args.only else ["fashion", "digits", "lossy", "ladder", "bitswap"]):
+        if dataset == "bitswap":
+            for name in args.datasets.split(","):
+                quick = args.quick
+                res = run_bitswap(h, name, (BITSWAP_QUICK if quick else BITSWAP_FULL)[name],
+                                  (LADDER_QUICK if quick else LADDER_FULL)[name], sizes[name])
+                blocks[f"compression-bitswap-{name}"] = render_bitswap(name, res, quick, cmd)
+                print(blocks[f"compression-bitswap-{name}"])
+            continue
         if dataset == "ladder":
             for name in ("digits", "fashion"):
                 res = run_ladder(h, name, (LADDER_QUICK if args.quick else LADDER_FULL)[name], sizes[name])

@@ -18,7 +18,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
         "compress", help="lossless bits-back compression (BB-ANS) with a trained run -> .vkz",
         description="Compress INPUT losslessly with the VAE of a run that has a discrete likelihood (discretised "
                     "logistic on grey levels, or Bernoulli on binary data): bits-back coding with ANS (Townsend et "
-                    "al. 2019); a hierarchical `ladder` run is coded by BB-ANS over all its layers. Prints the actual bits/dim next to the model's -ELBO in bits/dim on the same data. "
+                    "al. 2019); a hierarchical `ladder` run is coded by BB-ANS over all its layers, a Markov hierarchy "
+                    "(`bitswap` recipe) by Bit-Swap (Kingma et al. 2019). Prints the actual bits/dim next to the model's -ELBO in bits/dim on the same data. "
                     "Coding always runs on the CPU in float64 on one thread (so any machine state decodes it).")
     add_run(p)
     p.add_argument("input", metavar="INPUT", help=f"what to compress: {INPUTS}")

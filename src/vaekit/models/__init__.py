@@ -2,6 +2,6 @@
 
 from vaekit.models.registry import MODELS, build_model
 from vaekit.models.vae import VAE
-from vaekit.models import classifier, ladder, pixelcnn_prior, vq  # noqa: F401  (registration)
+from vaekit.models import classifier, ladder, markov_hierarchy, pixelcnn_prior, vq  # noqa: F401  (registration)
 
 __all__ = ["MODELS", "VAE", "build_model"]

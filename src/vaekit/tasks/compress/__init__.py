@@ -8,6 +8,7 @@
 Modules: ``container`` (the file format and its checks), ``discretise`` (latent buckets and
 likelihood tables), ``numerics`` (deterministic network evaluation), ``bbans`` (the coder),
 ``ladder_nets`` and ``hierarchy`` (the same for hierarchical ``ladder`` runs: BB-ANS over the layers),
+``markov_nets`` and ``bitswap`` (Markov hierarchies, the ``bitswap`` recipe: Bit-Swap, Kingma et al. 2019),
 ``symbols`` (arrays <-> symbols), ``files`` (inputs and outputs of the CLI), ``rate`` (actual
 bits vs the ELBO), ``lossy`` (quantised latents), ``api``.
 """

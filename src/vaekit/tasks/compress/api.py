@@ -52,7 +52,18 @@ def is_ladder(run: LoadedRun) -> bool:
     return type(run.model).__name__ == "LadderVAE"
 
 
+def is_markov(run: LoadedRun) -> bool:
+    """A Markov hierarchy (``bitswap`` recipe) run, coded by Bit-Swap (:mod:`.bitswap`)."""
+    return type(run.model).__name__ == "MarkovHierarchyVAE"
+
+
 def _build_coder(run: LoadedRun, a: Alphabet, latent_bits: int) -> BitsBackCoder:
+    if is_markov(run):
+        from vaekit.tasks.compress.bitswap import BitSwapCoder, bitswap_settings
+        from vaekit.tasks.compress.markov_nets import MarkovCodingNets
+
+        mnets = MarkovCodingNets(run.model, a.likelihood, a.levels)
+        return BitSwapCoder(mnets, bitswap_settings(mnets.dims, latent_bits))
     if is_ladder(run):
         from vaekit.tasks.compress.hierarchy import LadderCoder, LadderSettings, ladder_init_symbols
         from vaekit.tasks.compress.ladder_nets import LadderCodingNets
@@ -115,9 +126,10 @@ def _compress_lossy(run: LoadedRun, a: Alphabet, x: np.ndarray, symbols: np.ndar
                     source: dict[str, Any] | None) -> bytes:
     from vaekit.tasks.compress import lossy
 
-    if is_ladder(run):
+    if is_ladder(run) or is_markov(run):
+        kind = "a ladder" if is_ladder(run) else "a Markov hierarchy (bitswap)"
         raise UnsupportedRun(f"lossy coding (--lossy) is implemented for one-latent-layer `vae` runs; run {run.path} "
-                             "is a ladder (code it losslessly, or use a `compress`-recipe run for --lossy)")
+                             f"is {kind} (code it losslessly, or use a `compress`-recipe run for --lossy)")
     coder = lossy.LossyCoder(_coder(run, a, 12).nets, a, int(run.model.latent_dim), quality)
     blob = lossy.fit_entropy_model(run)
     q = coder.quantise(symbols)  # (N, L)
@@ -205,16 +217,17 @@ def decode_checked(run: LoadedRun, header: Header, payload: bytes, *,
 
 
 def _check_scheme(run: LoadedRun, got: dict[str, Any], want: dict[str, Any]) -> None:
-    """The header's coding scheme (one-layer BB-ANS, or BB-ANS over a ladder's layers) and layer
+    """The header's coding scheme (one-layer BB-ANS, BB-ANS over a ladder's layers, or Bit-Swap) and layer
     sizes must be what ``run`` codes with; the model sha256 normally refuses another run first,
     this says what kind of run the stream needs."""
     scheme, expected = got.get("scheme", "bbans"), want.get("scheme", "bbans")
     if scheme != expected:
-        kinds = {"bbans": "a one-latent-layer `vae` run", "bbans-ladder": "a hierarchical `ladder` run"}
+        kinds = {"bbans": "a one-latent-layer `vae` run", "bbans-ladder": "a hierarchical `ladder` run",
+                 "bitswap": "a Markov hierarchical `bitswap` run (Bit-Swap)"}
         raise ContainerError(f"this stream was coded for {kinds.get(str(scheme), f'scheme {scheme!r}')}, but run "
                              f"{run.path} is {kinds[expected]}; decompress it with the run that compressed it")
     if list(got.get("latent_dims", [])) != list(want.get("latent_dims", [])):
-        raise ContainerError(f"this stream was coded for a ladder with layers {got.get('latent_dims')}, but run "
+        raise ContainerError(f"this stream was coded for a hierarchy with layers {got.get('latent_dims')}, but run "
                              f"{run.path} has layers {list(want.get('latent_dims', []))}; decompress it with the run "
                              "that compressed it")
     if json.dumps(got, sort_keys=True, default=list) != json.dumps(want, sort_keys=True, default=list):

@@ -43,7 +43,7 @@ import numpy as np
 
 from vaekit.tasks.compress.bbans import INIT_BITS_PER_SYMBOL, BitsBackCoder, DesyncError, initial_symbols
 from vaekit.tasks.compress.discretise import bucket_edges, posterior_buckets, uniform_centres, uniform_edges
-from vaekit.tasks.compress.ladder_nets import LadderCodingNets, merge
+from vaekit.tasks.compress.ladder_nets import HierarchyCodingNets, merge
 
 SCHEME = "bbans-ladder"
 Q_WINDOW = 7.0  # posterior standard deviations kept in each sampling table (see LadderCoder._window)
@@ -68,10 +68,12 @@ def ladder_init_symbols(latent_dims: tuple[int, ...], latent_bits: int) -> int:
     return math.ceil(latent_bits * sum(latent_dims) / INIT_BITS_PER_SYMBOL) + 4
 
 
-class LadderCoder(BitsBackCoder):
-    """BB-ANS over a ladder run's joint latent; same interface as :class:`BitsBackCoder`."""
+class HierarchicalCoder(BitsBackCoder):
+    """What the hierarchical coders share (this module's :class:`LadderCoder` and
+    :class:`~.bitswap.BitSwapCoder`): the two latent grids, the posterior tables cut to a window,
+    popping and pushing one layer, and p(x | z_1) fed the lower grid's bin centres."""
 
-    def __init__(self, nets: LadderCodingNets, settings: LadderSettings) -> None:
+    def __init__(self, nets: HierarchyCodingNets, settings: LadderSettings) -> None:
         super().__init__(nets, int(sum(settings.latent_dims)), settings)  # type: ignore[arg-type]
         self.dims = tuple(settings.latent_dims)
         self.top = constriction.stream.model.Uniform(self.k)
@@ -131,6 +133,27 @@ class LadderCoder(BitsBackCoder):
         """p(z_level | z_level+1) from the parent's bucket indices: (mean, log-variance), each (L_level,)."""
         return self.nets.prior_below(self._values(z_above, level + 1), level)
 
+    def _push_p(self, coder: "constriction.stream.stack.AnsCoder", z: np.ndarray,
+                prior: tuple[np.ndarray, np.ndarray]) -> None:
+        """Push a lower layer's bucket indices (L_i,) under p(z_i | z_{i+1}) = N(mean, exp(log-variance)), whole grid."""
+        mu_p, lv_p = prior
+        coder.encode_reverse(z.astype(np.int32), self.categorical, self._buckets(mu_p, np.exp(0.5 * lv_p)))
+
+    def _pop_p(self, coder: "constriction.stream.stack.AnsCoder", prior: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The inverse of :meth:`_push_p`: bucket indices (L_i,)."""
+        mu_p, lv_p = prior
+        return coder.decode(self.categorical, self._buckets(mu_p, np.exp(0.5 * lv_p)))
+
+    def _check_end(self, coder: "constriction.stream.stack.AnsCoder") -> None:
+        """After the last example is decoded, the stack must hold exactly the initial bits."""
+        init = coder.decode(self.init, self.settings.init_symbols)
+        if not np.array_equal(init, initial_symbols(self.settings.init_symbols)) or not coder.is_empty():
+            raise DesyncError("the stream did not end with its initial bits")
+
+
+class LadderCoder(HierarchicalCoder):
+    """BB-ANS over a ladder run's joint latent; same interface as :class:`BitsBackCoder`."""
+
     def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None,
                trace: Callable[[int, str, int], None] | None = None) -> np.ndarray:
         """int32 symbols (N, D) -> the compressed uint32 words. ``trace(example, step, bits)``, if
@@ -156,8 +179,7 @@ class LadderCoder(BitsBackCoder):
             self._encode_x(coder, x, z[0])
             note(i, "x")
             for level in range(top):
-                mu_p, lv_p = priors[level]
-                coder.encode_reverse(z[level].astype(np.int32), self.categorical, self._buckets(mu_p, np.exp(0.5 * lv_p)))
+                self._push_p(coder, z[level], priors[level])
                 note(i, f"p{level + 1}")
             coder.encode_reverse(z[top].astype(np.int32), self.top)  # p(z_T) = N(0, 1): uniform buckets
             note(i, f"p{top + 1}")
@@ -177,8 +199,7 @@ class LadderCoder(BitsBackCoder):
             z[top] = coder.decode(self.top, self.dims[top])  # (L_T,)
             for level in reversed(range(top)):
                 priors[level] = self._prior(z[level + 1], level)
-                mu_p, lv_p = priors[level]
-                z[level] = coder.decode(self.categorical, self._buckets(mu_p, np.exp(0.5 * lv_p)))
+                z[level] = self._pop_p(coder, priors[level])
             x = self._decode_x(coder, z[0]).astype(np.int32)  # (D,)
             est = self.nets.bottom_up(x)
             for level in range(top):  # give the bits back, z_1 first (the encoder popped it last)
@@ -188,7 +209,5 @@ class LadderCoder(BitsBackCoder):
             out[i] = x
             if progress:
                 progress(j + 1)
-        init = coder.decode(self.init, self.settings.init_symbols)
-        if not np.array_equal(init, initial_symbols(self.settings.init_symbols)) or not coder.is_empty():
-            raise DesyncError("the stream did not end with its initial bits")
+        self._check_end(coder)
         return out

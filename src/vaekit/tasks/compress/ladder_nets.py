@@ -50,13 +50,12 @@ def merge(mu_hat: np.ndarray, lv_hat: np.ndarray, mu_p: np.ndarray, lv_p: np.nda
     return mu, np.exp(0.5 * logvar)
 
 
-class LadderCodingNets(CodingNets):
-    """A float64 copy of a ladder run evaluated one example at a time. ``likelihood_params``
-    (p(x | z_1) from the bottom layer's latent) is inherited: the ladder's decoder and likelihood
-    part are the same modules as a VAE's."""
-
-    def check(self, model: torch.nn.Module) -> None:
-        check_ladder(model)
+class HierarchyCodingNets(CodingNets):
+    """What every hierarchical run's coding networks share (the ladder's and the Markov
+    hierarchy's, :mod:`.markov_nets`): the layer sizes, Gaussian heads snapped to the grid, and the
+    top-down conditionals p(z_i | z_{i+1}) (both models keep them in ``model.down``).
+    ``likelihood_params`` (p(x | z_1) from the bottom layer's latent) is inherited: the decoder and
+    likelihood part are the same modules as a VAE's."""
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -70,20 +69,25 @@ class LadderCodingNets(CodingNets):
         return snap(mu), snap(logvar.clamp(*LOGVAR_RANGE))
 
     @torch.no_grad()
-    def bottom_up(self, symbols: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Grey-level indices (D,) -> [(mu_hat_i, logvar_hat_i), each (L_i,), for i = 1..T]."""
-        scale = 1.0 / (self.levels - 1)
-        x = torch.from_numpy(symbols.astype(np.float64) * scale).reshape(1, *self.shape)  # (1, C, H, W)
-        d = self.model.encoder(x, None)  # (1, F) float64 (the model's .float() cast left out)
-        out = [self._gaussian(self.model.up_heads[0](d))]
-        for block, head in zip(self.model.up, self.model.up_heads[1:]):
-            d = block(d)  # (1, H_i)
-            out.append(self._gaussian(head(d)))
-        return out
-
-    @torch.no_grad()
     def prior_below(self, z_above: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
         """p(z_level | z_level+1) for the parent's latent values (L_{level+1},) -> snapped mean and
         log-variance, each (L_level,); ``level`` counts from 0 (the bottom layer)."""
         params = self.model.down[level](torch.from_numpy(np.ascontiguousarray(z_above)).reshape(1, -1))  # (1, 2 L)
         return self._gaussian(params)
+
+
+class LadderCodingNets(HierarchyCodingNets):
+    """A float64 copy of a ladder run evaluated one example at a time."""
+
+    def check(self, model: torch.nn.Module) -> None:
+        check_ladder(model)
+
+    @torch.no_grad()
+    def bottom_up(self, symbols: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Grey-level indices (D,) -> [(mu_hat_i, logvar_hat_i), each (L_i,), for i = 1..T]."""
+        d = self.model.encoder(self.inputs(symbols), None)  # (1, F) float64 (the model's .float() cast left out)
+        out = [self._gaussian(self.model.up_heads[0](d))]
+        for block, head in zip(self.model.up, self.model.up_heads[1:]):
+            d = block(d)  # (1, H_i)
+            out.append(self._gaussian(head(d)))
+        return out

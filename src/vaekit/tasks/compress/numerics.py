@@ -84,12 +84,16 @@ class CodingNets:
         """Refuse a model this class cannot evaluate (overridden for other model families)."""
         check_model(model)
 
+    def inputs(self, symbols: np.ndarray) -> torch.Tensor:
+        """Grey-level indices (D,) -> the float64 batch of one example the networks see, (1, *shape):
+        level k -> k / (levels - 1), the run's saved preprocessing."""
+        scale = 1.0 / (self.levels - 1)
+        return torch.from_numpy(symbols.astype(np.float64) * scale).reshape(1, *self.shape)  # (1, C, H, W)
+
     @torch.no_grad()
     def posterior(self, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Grey-level indices (D,) -> posterior mean and standard deviation, each (L,)."""
-        scale = 1.0 / (self.levels - 1)
-        x = torch.from_numpy(symbols.astype(np.float64) * scale).reshape(1, *self.shape)  # (1, C, H, W)
-        h = self.model.encoder(x, None)  # (1, F)
+        h = self.model.encoder(self.inputs(symbols), None)  # (1, F)
         mu, logvar = self.model.posterior.head(h).chunk(2, dim=-1)  # (1, L) each
         mu, logvar = snap(mu[0]), snap(logvar[0].clamp(*self.logvar_range))
         return mu, np.exp(0.5 * logvar)
@@ -109,7 +113,7 @@ class CodingNets:
 def check_model(model: torch.nn.Module) -> None:
     """Refuse models the coder does not implement, saying what works."""
     what = ("bits-back coding needs a `vae` run with a plain Gaussian posterior and the standard-normal prior "
-            "(or a `ladder` run, see vaekit.tasks.compress.ladder_nets)")
+            "(or a hierarchical `ladder` or `bitswap` run, see vaekit.tasks.compress.ladder_nets and .markov_nets)")
     if type(model).__name__ != "VAE" or not hasattr(model, "posterior"):
         raise UnsupportedRun(f"{what}; this run's model is {type(model).__name__}")
     if not isinstance(model.posterior, GaussianPosterior) or len(model.posterior.flows):

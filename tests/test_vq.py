@@ -87,6 +87,22 @@ def test_pixelcnn_is_causal_in_raster_order_without_a_blind_spot() -> None:
                 assert bool(seen[i - 1, j + 1]) and bool(seen[i, j - 1])
 
 
+def test_raster_logits_equal_the_full_pass() -> None:
+    """Sampling computes the logits position by position from cached rows (the vertical stack once
+    per row, the horizontal stack on the row's first columns): the values must be the full pass's, at
+    every position, conditional or not."""
+    torch.manual_seed(0)
+    for cond_dim in (0, 3):
+        net = GatedPixelCNN(7, channels=8, layers=5, kernel=3, cond_dim=cond_dim).eval()
+        idx = torch.randint(7, (4, 6, 5))
+        cond = torch.randn(4, 3) if cond_dim else None
+        with torch.no_grad():
+            full = net(idx, cond)  # (4, 7, 6, 5)
+            seen = [(i, j) for i, j, logits in net.raster_logits(idx, cond)
+                    if torch.testing.assert_close(logits, full[:, :, i, j], rtol=1e-5, atol=1e-5) is None]
+        assert seen == [(i, j) for i in range(6) for j in range(5)]
+
+
 @pytest.fixture(scope="module")
 def vq_run(tmp_path_factory):
     from vaekit.api import train

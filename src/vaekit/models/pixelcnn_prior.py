@@ -111,12 +111,10 @@ class PixelCNNPrior(LatentVariableModel):
             raise ValueError(f"temperature must be positive; got {temperature}")
         device = self.first_stage.quantizer.embedding.device
         indices = torch.zeros(n, *self.grid, dtype=torch.long, device=device)
-        for i in range(self.grid[0]):
-            for j in range(self.grid[1]):
-                logits = self.net(indices, cond)[:, :, i, j] / temperature  # (n, K)
-                probs = torch.softmax(logits.float(), -1)
-                where = generator.device if generator is not None else probs.device
-                indices[:, i, j] = torch.multinomial(probs.to(where), 1, generator=generator).squeeze(1).to(device)
+        for i, j, logits in self.net.raster_logits(indices, cond):  # (n, K) at (i, j), given the codes drawn so far
+            probs = torch.softmax(logits.float() / temperature, -1)
+            where = generator.device if generator is not None else probs.device
+            indices[:, i, j] = torch.multinomial(probs.to(where), 1, generator=generator).squeeze(1).to(device)
         return indices
 
     def sample_codes(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,

@@ -139,7 +139,7 @@ def anomaly(args: argparse.Namespace) -> int:
     from vaekit.artifacts.images import check_output
     from vaekit.core.atomic import write_text_atomic
     from vaekit.tasks.anomaly import anomaly_scores, detection_metrics
-    from vaekit.tasks.data import split_data
+    from vaekit.tasks.data import split_batch
 
     output = check_output(Path(args.output), {".csv"})
     if args.k < 1:
@@ -166,11 +166,13 @@ def anomaly(args: argparse.Namespace) -> int:
             raise _usage(f"--normal {args.normal!r}: give class indices separated by commas, e.g. --normal 0,3") from None
 
     def score(data: str | None):
-        x, y = split_data(run, args.split, data)
+        batch = split_batch(run, args.split, data)
         if args.limit is not None:
-            x, y = x[: args.limit], (None if y is None else y[: args.limit])
+            batch = batch[: args.limit]
+        x, y = batch.x, batch.y
         cond = y if getattr(run.model, "cond_dim", 0) else None
-        s = anomaly_scores(run, x, score=args.score, k=args.k, seed=args.seed, cond=cond, background=background)
+        s = anomaly_scores(run, x, score=args.score, k=args.k, seed=args.seed, cond=cond, background=background,
+                           mask=batch.mask)
         return s, (None if y is None else y.numpy())
 
     parts = []  # (source, scores, labels, anomaly flags or None)

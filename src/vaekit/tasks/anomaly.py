@@ -74,7 +74,7 @@ def _check(model: torch.nn.Module, x: torch.Tensor, cond: Any) -> tuple[torch.Te
 
 @torch.no_grad()
 def _iwae_parts(model: torch.nn.Module, x: torch.Tensor, c: torch.Tensor | None, k: int, batch_size: int,
-                chunk: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+                chunk: int, seed: int, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(-log p(x) IW-k estimate, -ELBO) per example, (B,) each.
 
     For a diagonal-Gaussian posterior the k standard-normal draws eps_i (k, L) are shared by every
@@ -92,8 +92,9 @@ def _iwae_parts(model: torch.nn.Module, x: torch.Tensor, c: torch.Tensor | None,
     for i in range(0, x.shape[0], batch_size):
         xb = x[i : i + batch_size].to(device)
         cb = None if c is None else c[i : i + batch_size].to(device)
+        mb = None if mask is None else mask[i : i + batch_size].to(device)  # (b, *shape) True = observed
         if not shared:
-            st = importance_stats(model, Batch(xb, cb), k, chunk)
+            st = importance_stats(model, Batch(xb, cb, mb), k, chunk)
             nll.append(-st["log_mean_w"].cpu())
             nelbo.append(-st["mean_log_w"].cpu())
             continue
@@ -102,7 +103,9 @@ def _iwae_parts(model: torch.nn.Module, x: torch.Tensor, c: torch.Tensor | None,
         log_w = []
         for j in range(0, k, chunk):
             z = q.mean + q.stddev * eps[j : j + chunk, None, :]  # (s, B, L)
-            log_w.append(model.decode(z, cb).log_prob(xb) + p.log_prob(z) - q.log_prob(z))  # (s, B) nats
+            px = model.decode(z, cb)
+            log_px = px.log_prob(xb) if mb is None else px.log_prob_observed(xb, mb)  # (s, B); observed cells only
+            log_w.append(log_px + p.log_prob(z) - q.log_prob(z))  # (s, B) nats
         lw = torch.cat(log_w)  # (k, B)
         nll.append(-(torch.logsumexp(lw, 0) - math.log(k)).cpu())
         nelbo.append(-lw.mean(0).cpu())
@@ -135,16 +138,34 @@ def self_nll(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 def anomaly_scores(
     run: Any, x: torch.Tensor, *, score: str = "iwae", k: int = DEFAULT_K, seed: int = 0,
     cond: torch.Tensor | None = None, background: Any = None, batch_size: int = 100,
+    mask: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Anomaly scores (B,) of a batch ``x`` (B, *shape) as the model sees it; higher = more
     anomalous; nats (see the module docstring for each ``score``). ``background``: the
-    background run (or model) for ``score="ratio"``; ``cond``: labels (B,) for a conditional run."""
+    background run (or model) for ``score="ratio"``; ``cond``: labels (B,) for a conditional run.
+    ``mask`` (B, *shape) bool, True where observed (a table with missing cells, as
+    :func:`vaekit.tasks.data.split_batch` gives it): ``iwae`` and ``elbo`` then score the observed
+    cells only (MIWAE's bound on log p(x_o)), and the encoder sees missing cells as 0, as in training;
+    the other scores refuse missing cells."""
     model = _model(run)
     if score not in SCORES:
         raise AnomalyError(f"unknown anomaly score {score!r}; choose one of: {', '.join(SCORES)}")
     if k < 1:
         raise AnomalyError(f"k must be at least 1 (got {k})")
     x, c = _check(model, x, cond)
+    if mask is not None and bool(mask.all()):
+        mask = None  # nothing missing: the plain scores
+    if mask is not None:
+        if tuple(mask.shape) != tuple(x.shape):
+            raise AnomalyError(f"mask shape {tuple(mask.shape)} differs from the data's {tuple(x.shape)}")
+        if score not in ("iwae", "elbo"):
+            raise AnomalyError(f"score {score!r} cannot leave missing cells out; with missing cells use --score iwae "
+                               "or elbo (the likelihood of the observed cells), or fill them first (vaekit impute)")
+        if not getattr(getattr(model, "likelihood", None), "MASKABLE", False):
+            raise AnomalyError("the data has missing cells but this run's likelihood cannot leave them out; train with "
+                               "the miwae recipe (model.likelihood=tabular, data.missing=mask)")
+        mask = mask.bool()
+        x = torch.where(mask, x, torch.zeros((), dtype=x.dtype))  # missing cells enter the encoder as 0, as in training
     if score == "ratio" and background is None:
         raise AnomalyError("score 'ratio' needs a background run trained on perturbed inputs (background=, --background)")
     if score == "excess":
@@ -154,7 +175,7 @@ def anomaly_scores(
         torch.manual_seed(seed)
         if score == "recon":
             return _recon(model, x, c, batch_size).numpy().astype(np.float64)
-        nll, nelbo = _iwae_parts(model, x, c, k, batch_size, chunk, seed)
+        nll, nelbo = _iwae_parts(model, x, c, k, batch_size, chunk, seed, mask)
         if score == "iwae":
             return nll.numpy().astype(np.float64)
         if score == "elbo":

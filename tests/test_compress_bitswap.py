@@ -9,9 +9,6 @@ Tiny real runs on `digits` (a few seconds of training each)."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +24,7 @@ from vaekit.core.types import log_weights
 from vaekit.models import build_model
 from vaekit.tasks.compress import ContainerError, compress, decompress, read_header
 from vaekit.tasks.compress.container import pack, payload_digest, unpack
+from coding_child import run_child as _child  # noqa: E402
 
 SIZES = ["model.latent_dims=[6, 4, 2]", "model.hidden=[16, 8]", "model.net.hidden=[32, 16]"]
 BITSWAP = [*SIZES, "objective.warmup_epochs=1"]
@@ -213,27 +211,6 @@ def test_initial_bits_below_bbans_over_all_layers(run, ladder, digits: np.ndarra
     assert 0 < bitswap_b < ladder_b, borrowed  # measured: one layer's share vs every layer's
     assert bitswap_b <= reserve[0] and ladder_b <= reserve[1]
     assert reserve == [16 * (5 + 4), 16 * (9 + 4)]  # what each coder reserves for it: 144 vs 208 bits
-
-
-SCRIPT = r"""
-import sys, numpy as np, torch
-threads = int(sys.argv[1]); torch.set_num_threads(threads)
-from vaekit.tasks.compress import compress, decompress
-what, run, src, dst = sys.argv[2:6]
-if what == "encode":
-    open(dst, "wb").write(compress(run, np.load(src)))
-else:
-    np.save(dst, decompress(run, open(src, "rb").read()))
-print("threads", torch.get_num_threads())
-"""
-
-
-def _child(threads: int, *args: str) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(threads), *args], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert f"threads {threads}" in out.stdout
 
 
 def test_bitswap_encode_two_threads_decode_one_thread_other_process(run_dir: Path, digits: np.ndarray,

@@ -6,9 +6,6 @@ decodes with 1 thread. The two encodings must be the same bytes, and the decodin
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,29 +13,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import vaekit
-
-SCRIPT = r"""
-import sys, numpy as np, torch
-threads = int(sys.argv[1]); torch.set_num_threads(threads)
-assert torch.get_num_threads() == threads
-from vaekit.tasks.compress import compress, decompress
-what = sys.argv[2]
-for run, src, dst in zip(*[iter(sys.argv[3:])] * 3):  # (run, source, destination) triples
-    if what == "encode":
-        open(dst, "wb").write(compress(run, np.load(src)))
-    else:
-        np.save(dst, decompress(run, open(src, "rb").read()))
-print("threads", torch.get_num_threads())
-"""
-
-
-def _child(threads: int, *args: str) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(threads), *args], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert f"threads {threads}" in out.stdout  # the caller's thread count is restored after coding
-
+from coding_child import run_child as _child  # noqa: E402
 
 def test_encode_two_threads_decode_one_thread_other_process(tmp_path: Path) -> None:
     base = ["data.binarize=none", "model.likelihood=logistic", "model.latent_dim=6"]

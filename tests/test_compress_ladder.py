@@ -9,9 +9,6 @@ Tiny real ladder runs on `digits` (a few seconds of training each)."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +20,7 @@ from vaekit.cli.main import main
 from vaekit.core.errors import VaekitError
 from vaekit.tasks.compress import ContainerError, compress, decompress, read_header
 from vaekit.tasks.compress.container import pack, payload_digest, unpack
+from coding_child import run_child as _child  # noqa: E402
 
 LADDER = ["data.binarize=none", "model.likelihood=logistic", "model.latent_dims=[6, 4, 2]", "model.hidden=[16, 8]",
           "model.net.hidden=[32, 16]", "objective.free_bits=0", "objective.warmup_epochs=1"]
@@ -137,27 +135,6 @@ def test_mismatched_runs_are_refused(run, tmp_path: Path, digits: np.ndarray) ->
 def test_lossy_is_refused_on_a_ladder(run, digits: np.ndarray) -> None:
     with pytest.raises(VaekitError, match="ladder"):
         compress(run, digits[:3], lossy=True)
-
-
-SCRIPT = r"""
-import sys, numpy as np, torch
-threads = int(sys.argv[1]); torch.set_num_threads(threads)
-from vaekit.tasks.compress import compress, decompress
-what, run, src, dst = sys.argv[2:6]
-if what == "encode":
-    open(dst, "wb").write(compress(run, np.load(src)))
-else:
-    np.save(dst, decompress(run, open(src, "rb").read()))
-print("threads", torch.get_num_threads())
-"""
-
-
-def _child(threads: int, *args: str) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(threads), *args], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert f"threads {threads}" in out.stdout
 
 
 def test_ladder_encode_two_threads_decode_one_thread_other_process(run_dir: Path, digits: np.ndarray,

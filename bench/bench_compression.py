@@ -438,18 +438,25 @@ def init_bits(candidate: str, latent_bits: int = 12) -> int:
     return 16 * (math.ceil(latent_bits * sum(LATENTS[candidate]) / 16) + 4)
 
 
-def _ladder_train_job(h: Harness, dataset: str, cand: str, seed: int, cfg: dict[str, Any]) -> Job:
-    overrides = LADDER_BASE + list(LADDER_CANDIDATES[cand]) + ([f"data.limit={cfg['limit']}"] if cfg.get("limit") else [])
-    settings = {"dataset": dataset, "candidate": cand, "recipe": "ladder", "epochs": cfg["epochs"],
+def _hierarchy_train_job(h: Harness, recipe: str, base: list[str], candidates: dict[str, Any], dataset: str, cand: str,
+                         seed: int, cfg: dict[str, Any]) -> Job:
+    """Training one hierarchical (``ladder`` or ``bitswap``) candidate; the job's name and settings
+    are those the records were cached under."""
+    overrides = base + list(candidates[cand]) + ([f"data.limit={cfg['limit']}"] if cfg.get("limit") else [])
+    settings = {"dataset": dataset, "candidate": cand, "recipe": recipe, "epochs": cfg["epochs"],
                 "val_n": cfg["val_n"], "overrides": overrides}
-    job = Job("compression-ladder-train", f"vaekit-{cand}", seed, settings, lambda ctx: {}, split="val",
+    job = Job(f"compression-{recipe}-train", f"vaekit-{cand}", seed, settings, lambda ctx: {}, split="val",
               purpose="quality", label=f"{dataset} {cand}")
     out = h.artifact_dir(job)
-    job.fn = lambda ctx: {**_call(ctx, "train", {"recipe": "ladder", "data": DATA[dataset], "epochs": cfg["epochs"],
+    job.fn = lambda ctx: {**_call(ctx, "train", {"recipe": recipe, "data": DATA[dataset], "epochs": cfg["epochs"],
                                                  "seed": seed, "out": str(out), "overrides": overrides,
                                                  "val_n": cfg["val_n"]}), "run": str(out)}
     job.artifacts = [str(out / "model.safetensors")]
     return job
+
+
+def _ladder_train_job(h: Harness, dataset: str, cand: str, seed: int, cfg: dict[str, Any]) -> Job:
+    return _hierarchy_train_job(h, "ladder", LADDER_BASE, LADDER_CANDIDATES, dataset, cand, seed, cfg)
 
 
 def _code_job(dataset: str, cand: str, seed: int, n: int | None, rec: dict[str, Any], sel: Any,
@@ -583,17 +590,7 @@ def bitswap_init_bits(candidate: str, latent_bits: int = 12) -> int:
 
 
 def _bitswap_train_job(h: Harness, dataset: str, cand: str, seed: int, cfg: dict[str, Any]) -> Job:
-    overrides = BITSWAP_BASE + list(BITSWAP_CANDIDATES[cand]) + ([f"data.limit={cfg['limit']}"] if cfg.get("limit") else [])
-    settings = {"dataset": dataset, "candidate": cand, "recipe": "bitswap", "epochs": cfg["epochs"],
-                "val_n": cfg["val_n"], "overrides": overrides}
-    job = Job("compression-bitswap-train", f"vaekit-{cand}", seed, settings, lambda ctx: {}, split="val",
-              purpose="quality", label=f"{dataset} {cand}")
-    out = h.artifact_dir(job)
-    job.fn = lambda ctx: {**_call(ctx, "train", {"recipe": "bitswap", "data": DATA[dataset], "epochs": cfg["epochs"],
-                                                 "seed": seed, "out": str(out), "overrides": overrides,
-                                                 "val_n": cfg["val_n"]}), "run": str(out)}
-    job.artifacts = [str(out / "model.safetensors")]
-    return job
+    return _hierarchy_train_job(h, "bitswap", BITSWAP_BASE, BITSWAP_CANDIDATES, dataset, cand, seed, cfg)
 
 
 def run_bitswap(h: Harness, dataset: str, cfg: dict[str, Any], ladder_cfg: dict[str, Any],

@@ -120,3 +120,11 @@ def run_copy(tiny_run: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "run"
     shutil.copytree(tiny_run, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def coder_runs(tmp_path_factory: pytest.TempPathFactory):
+    """One tiny real run per lossless coder (tests/coder_runs.py), trained on first use."""
+    from coder_runs import CoderRuns
+
+    return CoderRuns(tmp_path_factory.mktemp("coders"))

@@ -8,26 +8,16 @@ its MLP nets, best-on-validation vs last weights: one training.)"""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
-from run_all import default_pythae_python  # noqa: E402
-
-needs_fashion = pytest.mark.skipif(
-    not (Path("/usr/share/datasets/fashion-mnist").is_dir() or os.environ.get("VAEKIT_DATA")),
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, as .ci/run does)")
+from bench_support import BENCH, needs_fashion, pythae_python  # noqa: E402
 
 
 @needs_fashion
 def test_quick_fid_benchmark(tmp_path) -> None:
     results, docs = tmp_path / "r.jsonl", tmp_path / "d.md"
-    pythae = default_pythae_python()
+    pythae = pythae_python()
     cmd = [sys.executable, str(BENCH / "bench_fid.py"), "--quick", "--threads", "1", "--results", str(results),
            "--docs", str(docs)] + ([] if pythae else ["--no-pythae"])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)

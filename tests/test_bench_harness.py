@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
+from bench_support import needs_fashion, pythae_python  # noqa: E402
 
 import harness as hz  # noqa: E402
 from harness import Harness, Job, ProtocolError, Stat  # noqa: E402
@@ -141,20 +142,6 @@ def test_cpu_model_comes_from_proc_cpuinfo():
 
 
 # --------------------------------------------------------------------------- every benchmark at toy size
-def pythae_python() -> str | None:
-    for cand in (os.environ.get("PYTHAE_PYTHON"), str(BENCH / ".pythae-venv" / "bin" / "python"),
-                 "/work/pythae-venv/bin/python"):
-        if cand and Path(cand).exists():
-            return cand
-    return None
-
-
-needs_fashion = pytest.mark.skipif(
-    subprocess.run([sys.executable, "-c", "from vaekit.data import load_dataset; load_dataset('fashion-mnist')"],
-                   capture_output=True).returncode != 0,
-    reason="Fashion-MNIST is not available to vaekit (Debian package dataset-fashion-mnist)")
-
-
 @needs_fashion
 def test_quick_run_of_every_benchmark(tmp_path):
     py = pythae_python()

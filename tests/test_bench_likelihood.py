@@ -17,23 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
+from bench_support import needs_fashion, pythae_python  # noqa: E402
 
 import bench_likelihood as bl  # noqa: E402
 from harness import ProtocolError, Stat  # noqa: E402
-
-
-def pythae_python() -> str | None:
-    for cand in (os.environ.get("PYTHAE_PYTHON"), str(BENCH / ".pythae-venv" / "bin" / "python"),
-                 "/work/pythae-venv/bin/python"):
-        if cand and Path(cand).exists():
-            return cand
-    return None
-
-
-needs_fashion = pytest.mark.skipif(
-    subprocess.run([sys.executable, "-c", "from vaekit.data import load_dataset; load_dataset('fashion-mnist')"],
-                   capture_output=True, env={**os.environ, "VAEKIT_OFFLINE": "1"}).returncode != 0,
-    reason="Fashion-MNIST not available (Debian package dataset-fashion-mnist)")
 
 
 # --------------------------------------------------------------------------- rules

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-import vaekit
 from vaekit.tasks.compress import ContainerError, compress, decompress
 from vaekit.tasks.compress.container import pack, payload_digest, unpack
 
@@ -29,11 +27,8 @@ MAX_SECONDS_PER_STREAM = 2.0
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory):
-    out = tmp_path_factory.mktemp("fuzz") / "run"
-    run_dir = vaekit.train("compress", data="digits", epochs=1, out=out, echo=None, progress=False, report=False,
-                           overrides=["model.latent_dim=4", "model.net.hidden=[32]"])
-    run = vaekit.load(run_dir)
+def setup(coder_runs):
+    run = coder_runs.load("bbans")  # the shared one-latent-layer run (tests/coder_runs.py)
     images = load_digits().images.astype(np.uint8)
     originals = [images[:2], images[2:5].astype(np.float32), images[5]]  # small payloads, different headers
     pairs = [(x, compress(run, x)) for x in originals]

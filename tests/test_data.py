@@ -254,6 +254,28 @@ def test_csv_with_header_and_label_column(tmp_path: Path) -> None:
         load_dataset(f"csv:{tmp_path / 'd.csv'}#label=nope")
 
 
+def test_image_splits_are_built_when_first_used_and_bad_values_reported_at_load(tmp_path: Path) -> None:
+    """A command that reads one split (``vaekit evaluate`` on the test split) preprocesses only that
+    split; a bad value anywhere in the array is still reported when the data is loaded."""
+    from vaekit.data.types import ArrayData
+
+    s = load_dataset("digits")
+    built = lambda: {name for name, part in s._parts.items() if isinstance(part, ArrayData)}  # noqa: E731
+    assert built() == set()
+    test = s.test
+    assert built() == {"test"} and s.test is test  # kept, not rebuilt
+    eager = load_dataset("digits")
+    assert torch.equal(_all_x(s), _all_x(eager)) and torch.equal(test.y, eager.test.y)
+    # Applying a run's saved preprocessing to new data: a NaN in whichever split is refused at load.
+    x = np.random.default_rng(3).random((40, 5))
+    np.save(tmp_path / "ok.npy", x)
+    saved = load_dataset(f"npy:{tmp_path / 'ok.npy'}").info.preprocessing
+    x[-1, 2] = np.nan
+    np.save(tmp_path / "bad.npy", x)
+    with pytest.raises(DataError, match="NaN"):
+        load_dataset(f"npy:{tmp_path / 'bad.npy'}", preprocessing=saved)
+
+
 def test_nan_reports_count_and_first_row(tmp_path: Path) -> None:
     x = np.random.default_rng(2).random((20, 3))
     x[7, 1] = np.nan

@@ -96,15 +96,18 @@ class BitsBackCoder:
         return coder.decode(self.categorical, logistic_table(*params, self.nets.levels))
 
     # -- coding --------------------------------------------------------------------------------
-    def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """int32 symbols (N, D) -> the compressed uint32 words."""
+    # The stream loop every bits-back coder shares (the ladder's and Bit-Swap's override only the
+    # per-example steps): initial bits, examples 0..N-1 pushed, decoded N-1..0, initial bits checked.
+    def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None,
+               trace: Callable[[int, str, int], None] | None = None) -> np.ndarray:
+        """int32 symbols (N, D) -> the compressed uint32 words. ``trace(example, step, bits)``, if
+        given, sees the stack's size in bits after each named step of an example (the hierarchical
+        coders name theirs: "start", "q<i>" pops, "x", "p<i>" pushes; i = 1 is the bottom layer)."""
         coder = constriction.stream.stack.AnsCoder()
         coder.encode_reverse(initial_symbols(self.settings.init_symbols), self.init)
         for i, x in enumerate(symbols):
-            x = np.ascontiguousarray(x, dtype=np.int32)
-            z = coder.decode(self.categorical, self._q(x))          # (L,) bucket indices: bits back
-            self._encode_x(coder, x, z)
-            coder.encode_reverse(z.astype(np.int32), self.uniform)  # under the prior
+            note = (lambda step, i=i: trace(i, step, int(coder.num_valid_bits()))) if trace else (lambda step: None)
+            self._encode_example(coder, np.ascontiguousarray(x, dtype=np.int32), note)
             if progress:
                 progress(i + 1)
         return coder.get_compressed()
@@ -115,13 +118,24 @@ class BitsBackCoder:
         coder = constriction.stream.stack.AnsCoder(words)
         out = np.empty((count, dim), dtype=np.int32)
         for j, i in enumerate(range(count - 1, -1, -1)):
-            z = coder.decode(self.uniform, self.latent_dim)        # (L,)
-            x = self._decode_x(coder, z).astype(np.int32)          # (D,)
-            coder.encode_reverse(z.astype(np.int32), self.categorical, self._q(x))  # give the bits back
-            out[i] = x
+            out[i] = self._decode_example(coder)
             if progress:
                 progress(j + 1)
         init = coder.decode(self.init, self.settings.init_symbols)
         if not np.array_equal(init, initial_symbols(self.settings.init_symbols)) or not coder.is_empty():
             raise DesyncError("the stream did not end with its initial bits")
         return out
+
+    def _encode_example(self, coder: "constriction.stream.stack.AnsCoder", x: np.ndarray,
+                        note: Callable[[str], None]) -> None:
+        """Steps 1-3 of the module docstring for one example's int32 symbols x (D,)."""
+        z = coder.decode(self.categorical, self._q(x))          # (L,) bucket indices: bits back
+        self._encode_x(coder, x, z)
+        coder.encode_reverse(z.astype(np.int32), self.uniform)  # under the prior
+
+    def _decode_example(self, coder: "constriction.stream.stack.AnsCoder") -> np.ndarray:
+        """The inverse of :meth:`_encode_example`: one example's int32 symbols (D,)."""
+        z = coder.decode(self.uniform, self.latent_dim)        # (L,)
+        x = self._decode_x(coder, z).astype(np.int32)          # (D,)
+        coder.encode_reverse(z.astype(np.int32), self.categorical, self._q(x))  # give the bits back
+        return x

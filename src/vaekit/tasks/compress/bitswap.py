@@ -36,7 +36,7 @@ from typing import Callable
 import constriction
 import numpy as np
 
-from vaekit.tasks.compress.bbans import INIT_BITS_PER_SYMBOL, initial_symbols
+from vaekit.tasks.compress.bbans import INIT_BITS_PER_SYMBOL
 from vaekit.tasks.compress.hierarchy import HierarchicalCoder, LadderSettings
 from vaekit.tasks.compress.markov_nets import MarkovCodingNets
 
@@ -71,50 +71,32 @@ class BitSwapCoder(HierarchicalCoder):
         mu, lv = self.nets.posterior_first(x)
         return mu, np.exp(0.5 * lv)
 
-    def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None,
-               trace: Callable[[int, str, int], None] | None = None) -> np.ndarray:
-        """int32 symbols (N, D) -> the compressed uint32 words. ``trace(example, step, bits)``, if
-        given, sees the stack's size in bits after each step ("start", "q<i>" pops, "x", "p<i>"
-        pushes; i = 1 is the bottom layer), as :meth:`~.hierarchy.LadderCoder.encode` reports it."""
-        coder = constriction.stream.stack.AnsCoder()
-        coder.encode_reverse(initial_symbols(self.settings.init_symbols), self.init)
+    def _encode_example(self, coder: "constriction.stream.stack.AnsCoder", x: np.ndarray,
+                        note: Callable[[str], None]) -> None:
+        """Algorithm 2 for one example: pop z_1, push x, then per layer pop z_{i+1} and push z_i
+        under p(z_i|z_{i+1}); ``note`` names each step as :class:`~.hierarchy.LadderCoder` does."""
         top = len(self.dims) - 1
-        note = (lambda i, step: trace(i, step, int(coder.num_valid_bits()))) if trace else (lambda i, step: None)
-        for i, x in enumerate(symbols):
-            x = np.ascontiguousarray(x, dtype=np.int32)
-            note(i, "start")
-            z = self._pop_q(coder, *self._q_first(x), top=top == 0)  # (L_1,): bits back
-            note(i, "q1")
-            self._encode_x(coder, x, z)
-            note(i, "x")
-            for level in range(1, top + 1):
-                z_next = self._pop_q(coder, *self._q_up(z, level), top=level == top)  # (L_level,)
-                note(i, f"q{level + 1}")
-                self._push_p(coder, z, self._prior(z_next, level - 1))  # z_{level-1} under p(.|z_level)
-                note(i, f"p{level}")
-                z = z_next
-            coder.encode_reverse(z.astype(np.int32), self.top)  # p(z_T) = N(0, 1): uniform buckets
-            note(i, f"p{top + 1}")
-            if progress:
-                progress(i + 1)
-        return coder.get_compressed()
+        note("start")
+        z = self._pop_q(coder, *self._q_first(x), top=top == 0)  # (L_1,): bits back
+        note("q1")
+        self._encode_x(coder, x, z)
+        note("x")
+        for level in range(1, top + 1):
+            z_next = self._pop_q(coder, *self._q_up(z, level), top=level == top)  # (L_level,)
+            note(f"q{level + 1}")
+            self._push_p(coder, z, self._prior(z_next, level - 1))  # z_{level-1} under p(.|z_level)
+            note(f"p{level}")
+            z = z_next
+        coder.encode_reverse(z.astype(np.int32), self.top)  # p(z_T) = N(0, 1): uniform buckets
+        note(f"p{top + 1}")
 
-    def decode(self, words: np.ndarray, count: int, dim: int,
-               progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """The inverse of :meth:`encode`: words -> int32 symbols (count, D)."""
-        coder = constriction.stream.stack.AnsCoder(words)
-        out = np.empty((count, dim), dtype=np.int32)
+    def _decode_example(self, coder: "constriction.stream.stack.AnsCoder") -> np.ndarray:
         top = len(self.dims) - 1
-        for j, i in enumerate(range(count - 1, -1, -1)):
-            z = coder.decode(self.top, self.dims[top])  # (L_T,)
-            for level in range(top, 0, -1):
-                z_below = self._pop_p(coder, self._prior(z, level - 1))  # (L_{level-1},)
-                self._push_q(coder, z, *self._q_up(z_below, level), top=level == top)  # give z_level's bits back
-                z = z_below
-            x = self._decode_x(coder, z).astype(np.int32)  # (D,)
-            self._push_q(coder, z, *self._q_first(x), top=top == 0)
-            out[i] = x
-            if progress:
-                progress(j + 1)
-        self._check_end(coder)
-        return out
+        z = coder.decode(self.top, self.dims[top])  # (L_T,)
+        for level in range(top, 0, -1):
+            z_below = self._pop_p(coder, self._prior(z, level - 1))  # (L_{level-1},)
+            self._push_q(coder, z, *self._q_up(z_below, level), top=level == top)  # give z_level's bits back
+            z = z_below
+        x = self._decode_x(coder, z).astype(np.int32)  # (D,)
+        self._push_q(coder, z, *self._q_first(x), top=top == 0)
+        return x

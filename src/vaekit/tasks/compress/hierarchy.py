@@ -41,7 +41,7 @@ from typing import Callable
 import constriction
 import numpy as np
 
-from vaekit.tasks.compress.bbans import INIT_BITS_PER_SYMBOL, BitsBackCoder, DesyncError, initial_symbols
+from vaekit.tasks.compress.bbans import INIT_BITS_PER_SYMBOL, BitsBackCoder, DesyncError
 from vaekit.tasks.compress.discretise import bucket_edges, posterior_buckets, uniform_centres, uniform_edges
 from vaekit.tasks.compress.ladder_nets import HierarchyCodingNets, merge
 
@@ -144,70 +144,47 @@ class HierarchicalCoder(BitsBackCoder):
         mu_p, lv_p = prior
         return coder.decode(self.categorical, self._buckets(mu_p, np.exp(0.5 * lv_p)))
 
-    def _check_end(self, coder: "constriction.stream.stack.AnsCoder") -> None:
-        """After the last example is decoded, the stack must hold exactly the initial bits."""
-        init = coder.decode(self.init, self.settings.init_symbols)
-        if not np.array_equal(init, initial_symbols(self.settings.init_symbols)) or not coder.is_empty():
-            raise DesyncError("the stream did not end with its initial bits")
-
 
 class LadderCoder(HierarchicalCoder):
     """BB-ANS over a ladder run's joint latent; same interface as :class:`BitsBackCoder`."""
 
-    def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None,
-               trace: Callable[[int, str, int], None] | None = None) -> np.ndarray:
-        """int32 symbols (N, D) -> the compressed uint32 words. ``trace(example, step, bits)``, if
-        given, sees the stack's size in bits after each step ("start", "q<i>" pops, "x", "p<i>"
-        pushes; i = 1 is the bottom layer): the measure of how many bits each layer borrows."""
-        coder = constriction.stream.stack.AnsCoder()
-        coder.encode_reverse(initial_symbols(self.settings.init_symbols), self.init)
+    def _encode_example(self, coder: "constriction.stream.stack.AnsCoder", x: np.ndarray,
+                        note: Callable[[str], None]) -> None:
+        """Pop every layer top-down (bits back), push x, push every layer under its prior; ``note``
+        names each step ("start", "q<i>" pops, "x", "p<i>" pushes): the measure of how many bits
+        each layer borrows."""
         top = len(self.dims) - 1
-        note = (lambda i, step: trace(i, step, int(coder.num_valid_bits()))) if trace else (lambda i, step: None)
-        for i, x in enumerate(symbols):
-            x = np.ascontiguousarray(x, dtype=np.int32)
-            note(i, "start")
-            est = self.nets.bottom_up(x)  # [(mu_hat_i, logvar_hat_i) (L_i,)], bottom first
-            z: list[np.ndarray] = [np.empty(0, np.int32)] * len(self.dims)
-            priors: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * top
-            mu, lv = est[top]
-            z[top] = self._pop_q(coder, mu, np.exp(0.5 * lv), top=True)  # (L_T,) bits back
-            note(i, f"q{top + 1}")
-            for level in reversed(range(top)):
-                priors[level] = self._prior(z[level + 1], level)
-                z[level] = self._pop_q(coder, *merge(*est[level], *priors[level]))
-                note(i, f"q{level + 1}")
-            self._encode_x(coder, x, z[0])
-            note(i, "x")
-            for level in range(top):
-                self._push_p(coder, z[level], priors[level])
-                note(i, f"p{level + 1}")
-            coder.encode_reverse(z[top].astype(np.int32), self.top)  # p(z_T) = N(0, 1): uniform buckets
-            note(i, f"p{top + 1}")
-            if progress:
-                progress(i + 1)
-        return coder.get_compressed()
+        note("start")
+        est = self.nets.bottom_up(x)  # [(mu_hat_i, logvar_hat_i) (L_i,)], bottom first
+        z: list[np.ndarray] = [np.empty(0, np.int32)] * len(self.dims)
+        priors: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * top
+        mu, lv = est[top]
+        z[top] = self._pop_q(coder, mu, np.exp(0.5 * lv), top=True)  # (L_T,) bits back
+        note(f"q{top + 1}")
+        for level in reversed(range(top)):
+            priors[level] = self._prior(z[level + 1], level)
+            z[level] = self._pop_q(coder, *merge(*est[level], *priors[level]))
+            note(f"q{level + 1}")
+        self._encode_x(coder, x, z[0])
+        note("x")
+        for level in range(top):
+            self._push_p(coder, z[level], priors[level])
+            note(f"p{level + 1}")
+        coder.encode_reverse(z[top].astype(np.int32), self.top)  # p(z_T) = N(0, 1): uniform buckets
+        note(f"p{top + 1}")
 
-    def decode(self, words: np.ndarray, count: int, dim: int,
-               progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """The inverse of :meth:`encode`: words -> int32 symbols (count, D)."""
-        coder = constriction.stream.stack.AnsCoder(words)
-        out = np.empty((count, dim), dtype=np.int32)
+    def _decode_example(self, coder: "constriction.stream.stack.AnsCoder") -> np.ndarray:
         top = len(self.dims) - 1
-        for j, i in enumerate(range(count - 1, -1, -1)):
-            z: list[np.ndarray] = [np.empty(0, np.int32)] * len(self.dims)
-            priors: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * top
-            z[top] = coder.decode(self.top, self.dims[top])  # (L_T,)
-            for level in reversed(range(top)):
-                priors[level] = self._prior(z[level + 1], level)
-                z[level] = self._pop_p(coder, priors[level])
-            x = self._decode_x(coder, z[0]).astype(np.int32)  # (D,)
-            est = self.nets.bottom_up(x)
-            for level in range(top):  # give the bits back, z_1 first (the encoder popped it last)
-                self._push_q(coder, z[level], *merge(*est[level], *priors[level]))
-            mu, lv = est[top]
-            self._push_q(coder, z[top], mu, np.exp(0.5 * lv), top=True)
-            out[i] = x
-            if progress:
-                progress(j + 1)
-        self._check_end(coder)
-        return out
+        z: list[np.ndarray] = [np.empty(0, np.int32)] * len(self.dims)
+        priors: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * top
+        z[top] = coder.decode(self.top, self.dims[top])  # (L_T,)
+        for level in reversed(range(top)):
+            priors[level] = self._prior(z[level + 1], level)
+            z[level] = self._pop_p(coder, priors[level])
+        x = self._decode_x(coder, z[0]).astype(np.int32)  # (D,)
+        est = self.nets.bottom_up(x)
+        for level in range(top):  # give the bits back, z_1 first (the encoder popped it last)
+            self._push_q(coder, z[level], *merge(*est[level], *priors[level]))
+        mu, lv = est[top]
+        self._push_q(coder, z[top], mu, np.exp(0.5 * lv), top=True)
+        return x

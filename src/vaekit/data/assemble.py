@@ -7,7 +7,7 @@ preprocessing is either *fitted* on the training split (a fresh dataset) or, whe
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,12 +25,20 @@ Split = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _split(
-    x: torch.Tensor, y: torch.Tensor | None, idx: np.ndarray, factors: torch.Tensor | None = None,
-    mask: torch.Tensor | None = None,
-) -> ArrayData:
-    index = torch.from_numpy(np.asarray(idx, dtype=np.int64))
-    pick = lambda t: None if t is None else t[index].contiguous()  # noqa: E731
-    return ArrayData(x=x[index].contiguous(), y=pick(y), factors=pick(factors), mask=pick(mask))
+    x: torch.Tensor | Callable[[np.ndarray], torch.Tensor], y: torch.Tensor | None, idx: np.ndarray,
+    factors: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+) -> Callable[[], ArrayData]:
+    """The split at ``idx``, built when first used; ``x`` is the preprocessed data (N, *shape) or
+    a function giving the preprocessed examples at given indices."""
+    idx = np.asarray(idx, dtype=np.int64)
+
+    def build() -> ArrayData:
+        index = torch.from_numpy(idx)
+        pick = lambda t: None if t is None else t[index].contiguous()  # noqa: E731
+        xs = x(idx) if callable(x) else x[index].contiguous()
+        return ArrayData(x=xs, y=pick(y), factors=pick(factors), mask=pick(mask))
+
+    return build
 
 
 def _seeded_split(n: int, name: str, opts: LoadOptions) -> Split:
@@ -40,18 +48,21 @@ def _seeded_split(n: int, name: str, opts: LoadOptions) -> Split:
 
 
 def finish_splits(
-    *, name: str, x: torch.Tensor, y: torch.Tensor | None, split: Split, n_classes: int | None,
-    pre: Preprocessing, opts: LoadOptions, factors: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+    *, name: str, x: torch.Tensor | Callable[[np.ndarray], torch.Tensor], shape: tuple[int, ...],
+    y: torch.Tensor | None, split: Split, n_classes: int | None, pre: Preprocessing, opts: LoadOptions,
+    factors: torch.Tensor | None = None, mask: torch.Tensor | None = None,
 ) -> Splits:
     """Index preprocessed data (and the known ``factors`` (N, K) and observed ``mask`` (N, *shape),
-    if any) into splits, apply ``limit`` and describe the dataset."""
+    if any) into splits, apply ``limit`` and describe the dataset. ``x`` is the preprocessed data
+    or a function preprocessing the examples at given indices (each split is then built on first
+    use); ``shape`` is one example's."""
     train, val, test = split
     if opts.limit is not None:
         if opts.limit < 1:
             raise DataError(f"limit={opts.limit} must be at least 1 (or None for all training examples)")
         train = train[: opts.limit]
     info = DatasetInfo(
-        name=name, shape=tuple(int(s) for s in x.shape[1:]), levels=pre.levels, n_classes=n_classes,
+        name=name, shape=tuple(int(s) for s in shape), levels=pre.levels, n_classes=n_classes,
         scaling=pre.description, is_image=pre.kind == "image", kind=pre.kind, preprocessing=pre,
     )
     return Splits(train=_split(x, y, train, factors, mask), val=_split(x, y, val, factors, mask),
@@ -102,9 +113,10 @@ def splits_from_arrays(
     pre = _saved_array(name, opts)
     if pre is None:
         pre = with_resize(fixed or fit_array(x_raw, split[0], where=name), opts.image_size, name)
-    x = pre.apply(x_raw, where=name)
+    pre._check_raw(x_raw, name)  # the whole array's problems are reported now, whichever split is used
+    first = pre.apply(x_raw[:1], where=name)  # (1, *shape)
     return finish_splits(
-        name=name, x=x, y=None if y is None else torch.from_numpy(y), split=split,
+        name=name, x=lambda idx: pre.apply(x_raw[idx], where=name), shape=first.shape[1:], y=None if y is None else torch.from_numpy(y), split=split,
         n_classes=n_classes if n_classes is not None else classes, pre=pre, opts=opts,
         factors=None if factors is None else torch.from_numpy(np.asarray(factors, dtype=np.int64)),
     )
@@ -143,6 +155,6 @@ def splits_from_table(
         x = pre.apply(table, where=name)
     y, n_classes = pre.encode_labels(y_raw, name)
     return finish_splits(
-        name=name, x=x, y=None if y is None else torch.from_numpy(y), split=split, n_classes=n_classes,
-        pre=pre, opts=opts, mask=mask,
+        name=name, x=x, shape=x.shape[1:], y=None if y is None else torch.from_numpy(y), split=split,
+        n_classes=n_classes, pre=pre, opts=opts, mask=mask,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -59,14 +59,35 @@ class ArrayData:
         return int(self.x.shape[0])
 
 
-@dataclass
 class Splits:
-    """Train, validation and test splits plus the dataset's :class:`DatasetInfo`."""
+    """Train, validation and test splits plus the dataset's :class:`DatasetInfo`.
 
-    train: ArrayData
-    val: ArrayData
-    test: ArrayData
-    info: DatasetInfo
+    A split may be given as a function that builds it: it runs on first access and its result
+    is kept. Image loaders use that, so a command that reads one split (``vaekit evaluate`` on
+    the test split) preprocesses only that split's examples (10,000 of Fashion-MNIST's 70,000)."""
+
+    def __init__(self, train: ArrayData | Callable[[], ArrayData], val: ArrayData | Callable[[], ArrayData],
+                 test: ArrayData | Callable[[], ArrayData], info: DatasetInfo) -> None:
+        self._parts: dict[str, ArrayData | Callable[[], ArrayData]] = {"train": train, "val": val, "test": test}
+        self.info = info
+
+    def _part(self, name: str) -> ArrayData:
+        part = self._parts[name]
+        if not isinstance(part, ArrayData):
+            part = self._parts[name] = part()
+        return part
+
+    @property
+    def train(self) -> ArrayData:
+        return self._part("train")
+
+    @property
+    def val(self) -> ArrayData:
+        return self._part("val")
+
+    @property
+    def test(self) -> ArrayData:
+        return self._part("test")
 
 
 @dataclass(frozen=True)

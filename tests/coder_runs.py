@@ -29,6 +29,7 @@ class CoderSpec:
     overrides: tuple[str, ...]
     epochs: int
     scheme: str
+    latent_dims: list[int] | None  # the layer sizes the stream's header names (None: one layer, not named)
     init_symbols: int  # 16-bit words reserved for the first example's bits back
     binary_recipe: str  # the recipe for a Bernoulli run on bool data
     binary_overrides: tuple[str, ...]
@@ -38,15 +39,15 @@ CODERS = {
     spec.name: spec
     for spec in (
         CoderSpec("bbans", "compress", ("data.binarize=none", "model.likelihood=logistic", "model.latent_dim=4",
-                                        "model.net.hidden=[32]"), 1, "bbans",
+                                        "model.net.hidden=[32]"), 1, "bbans", None,
                   # 12 bits x 4 latents / 16 -> 3 words, plus 4
                   3 + 4, "vae", ("model.latent_dim=4", "model.net.hidden=[32]")),
         CoderSpec("ladder", "ladder", ("data.binarize=none", "model.likelihood=logistic", *SIZES, "objective.free_bits=0",
-                                       "objective.warmup_epochs=1"), 3, "bbans-ladder",
+                                       "objective.warmup_epochs=1"), 3, "bbans-ladder", [6, 4, 2],
                   # BB-ANS borrows every layer's bits for the first image: 12 bits x (6 + 4 + 2) / 16 -> 9, plus 4
                   9 + 4, "ladder", ("model.latent_dims=[6, 2]", "model.hidden=[8]", "model.net.hidden=[32]",
                                     "model.likelihood=bernoulli")),
-        CoderSpec("bitswap", "bitswap", (*SIZES, "objective.warmup_epochs=1"), 3, "bitswap",
+        CoderSpec("bitswap", "bitswap", (*SIZES, "objective.warmup_epochs=1"), 3, "bitswap", [6, 4, 2],
                   # one layer's share (the largest: 12 bits x 6 / 16 -> 5), plus 4
                   5 + 4, "bitswap", ("model.latent_dims=[6, 2]", "model.hidden=[8]", "model.net.hidden=[32]",
                                      "model.likelihood=bernoulli")),

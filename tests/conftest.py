@@ -73,6 +73,8 @@ def cli_pool() -> CliPool:
     pool = CliPool()
     yield pool
     pool.shutdown()
+    if "bench_support" in sys.modules:  # its toy-size benchmarks not started yet: the session is over
+        sys.modules["bench_support"].shutdown()
 
 
 def snapshot(directory: Path) -> dict[str, tuple[str, int]]:
@@ -84,13 +86,20 @@ def snapshot(directory: Path) -> dict[str, tuple[str, int]]:
     return snap
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of modules whose commands run in the background (``plan_cli_jobs``, below) go last,
+    in file order: the jobs start with the session, and this process runs every other test
+    while they work instead of waiting for them."""
+    items.sort(key=lambda item: hasattr(getattr(item, "module", None), "plan_cli_jobs"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def prefetched(request: pytest.FixtureRequest, cli_pool: CliPool, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Start the background CLI jobs of every collected module that defines
     ``plan_cli_jobs(pool, tiny_run, folder)`` at the start of the session, so they overlap with
     the tests that train in this process. Module fixtures pick their jobs up by module name."""
     modules = list(dict.fromkeys(
-        item.module for item in request.session.items if hasattr(item.module, "plan_cli_jobs")
+        item.module for item in request.session.items if hasattr(getattr(item, "module", None), "plan_cli_jobs")
     ))
     if not modules:
         return {}

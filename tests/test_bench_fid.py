@@ -8,20 +8,25 @@ its MLP nets, best-on-validation vs last weights: one training.)"""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
+from pathlib import Path
 
-from bench_support import BENCH, needs_fashion, pythae_python  # noqa: E402
+from bench_support import BENCH, finished, needs_fashion, pythae_python, start_in_background
+
+
+def plan_cli_jobs(cli_pool, tiny_run: Path, d: Path):
+    """The quick run starts at the start of the session (tests/conftest.py ``prefetched``)."""
+    cmd = [sys.executable, str(BENCH / "bench_fid.py"), "--quick", "--threads", "1", "--results", str(d / "r.jsonl"),
+           "--docs", str(d / "d.md")] + ([] if pythae_python() else ["--no-pythae"])
+    return {"dir": d, "future": start_in_background(cmd)}
 
 
 @needs_fashion
-def test_quick_fid_benchmark(tmp_path) -> None:
-    results, docs = tmp_path / "r.jsonl", tmp_path / "d.md"
+def test_quick_fid_benchmark(prefetched: dict) -> None:
+    job = prefetched[__name__]
+    results, docs = job["dir"] / "r.jsonl", job["dir"] / "d.md"
     pythae = pythae_python()
-    cmd = [sys.executable, str(BENCH / "bench_fid.py"), "--quick", "--threads", "1", "--results", str(results),
-           "--docs", str(docs)] + ([] if pythae else ["--no-pythae"])
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    finished(job, 1)
     text = docs.read_text()
     assert "not an Inception FID" in text and "| vaekit vae-gan |" in text
     scores = [json.loads(line) for line in results.read_text().splitlines()]

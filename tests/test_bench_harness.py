@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
-from bench_support import needs_fashion, pythae_python  # noqa: E402
+from bench_support import finished, needs_fashion, pythae_python, start_in_background  # noqa: E402
 
 import harness as hz  # noqa: E402
 from harness import Harness, Job, ProtocolError, Stat  # noqa: E402
@@ -142,16 +142,25 @@ def test_cpu_model_comes_from_proc_cpuinfo():
 
 
 # --------------------------------------------------------------------------- every benchmark at toy size
-@needs_fashion
-def test_quick_run_of_every_benchmark(tmp_path):
+def _quick_cmd(d: Path) -> list[str]:
     py = pythae_python()
-    results, docs = tmp_path / "quick.jsonl", tmp_path / "quick.md"
     cmd = [sys.executable, str(BENCH / "run_all.py"), "--quick", "--threads", "1", "--speed-seeds", "1",
-           "--results", str(results), "--docs", str(docs)]
-    cmd += ["--pythae-python", py] if py else ["--no-pythae"]
+           "--results", str(d / "quick.jsonl"), "--docs", str(d / "quick.md")]
+    return cmd + (["--pythae-python", py] if py else ["--no-pythae"])
+
+
+def plan_cli_jobs(cli_pool, tiny_run: Path, d: Path):
+    """The quick run, twice (the second must resume, running nothing), from the start of the session."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert first.returncode == 0, first.stderr[-4000:]
+    return {"dir": d, "future": start_in_background(_quick_cmd(d), _quick_cmd(d), env=env, results=d / "quick.jsonl")}
+
+
+@needs_fashion
+def test_quick_run_of_every_benchmark(prefetched: dict):
+    job = prefetched[__name__]
+    py = pythae_python()
+    results, docs = job["dir"] / "quick.jsonl", job["dir"] / "quick.md"
+    first, second = finished(job, 2)
     text = docs.read_text()
     for marker in ("throughput", "ttq", "iwae", "misc", "machine"):
         assert f"<!-- bench:{marker} -->" in text
@@ -167,10 +176,8 @@ def test_quick_run_of_every_benchmark(tmp_path):
     else:
         assert "pythae side skipped" in text
     # a second invocation resumes from the results file: nothing is run again
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert second.returncode == 0, second.stderr[-4000:]
-    assert len(results.read_text().splitlines()) == len(recs)
-    assert " run " not in second.stderr
+    assert second.lines == first.lines == len(recs)
+    assert " run " not in second.proc.stderr
     if not py:
         pytest.skip("pythae side venv missing (run bench/setup_pythae.sh): only the vaekit side was run")
 

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
-from bench_support import needs_fashion, pythae_python  # noqa: E402
+from bench_support import finished, needs_fashion, pythae_python, start_in_background  # noqa: E402
 
 import bench_likelihood as bl  # noqa: E402
 from harness import ProtocolError, Stat  # noqa: E402
@@ -78,17 +78,23 @@ def test_status_lists_missing_runs_and_keeps_the_other_section(tmp_path):
 
 
 # --------------------------------------------------------------------------- the quick run
-@needs_fashion
-def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(tmp_path):
+def plan_cli_jobs(cli_pool, tiny_run: Path, d: Path):
+    """The quick run, twice (the second must resume), from the start of the session."""
     py = pythae_python()
-    results, docs = tmp_path / "lk.jsonl", tmp_path / "lk.md"
     only = ["vaekit:vae"] + (["pythae:VAE/same"] if py else [])
     cmd = [sys.executable, str(BENCH / "bench_likelihood.py"), "--quick", "--threads", "1", "--budget", "2",
-           "--results", str(results), "--docs", str(docs), "--only", *only]
+           "--results", str(d / "lk.jsonl"), "--docs", str(d / "lk.md"), "--only", *only]
     cmd += ["--pythae-python", py] if py else ["--no-pythae"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VAEKIT_OFFLINE": "1"}
-    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert first.returncode == 0, first.stderr[-3000:]
+    return {"dir": d, "future": start_in_background(cmd, cmd, env=env, results=d / "lk.jsonl")}
+
+
+@needs_fashion
+def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(prefetched: dict):
+    job = prefetched[__name__]
+    py = pythae_python()
+    results, docs = job["dir"] / "lk.jsonl", job["dir"] / "lk.md"
+    first, second = finished(job, 2)
     recs = [json.loads(ln) for ln in results.read_text().splitlines()]
     scores = [r for r in recs if r["bench"] == "likelihood-score"]
     assert {(r["side"], r["split"]) for r in scores} == {(s, sp) for s in (["vaekit", "pythae"] if py else ["vaekit"])
@@ -107,10 +113,8 @@ def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(tmp_path
         assert any(r["figures"].get("estimator") == "bench/worker.py iw_nll" for r in scores)
     else:
         assert "only one library has a final candidate" in text
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "] run " not in second.stderr  # every run was found in the results file
-    assert len(results.read_text().splitlines()) == len(recs)
+    assert "] run " not in second.proc.stderr  # every run was found in the results file
+    assert second.lines == first.lines == len(recs)
     if not py:
         pytest.skip("pythae side venv missing (run bench/setup_pythae.sh): only the vaekit side was run")
 

@@ -17,10 +17,12 @@ from coding_child import run_child as _child  # noqa: E402
 
 
 def test_encode_two_threads_decode_one_thread_other_process(tmp_path: Path, coder_runs) -> None:
-    conv = ["data.binarize=none", "model.likelihood=logistic", "model.latent_dim=6", "model.net={name='conv', channels=[8, 16]}"]
+    base = ["data.binarize=none", "model.likelihood=logistic", "model.latent_dim=6"]
     runs = {name: coder_runs.dir(name) for name in CODERS}
-    runs["conv"] = vaekit.train("compress", data="digits", epochs=1, out=tmp_path / "conv", overrides=conv, echo=None,
-                                progress=False, report=False)
+    # Wider one-layer nets too: larger products take torch's multi-threaded paths.
+    for name, net in (("mlp", "model.net.hidden=[64, 32]"), ("conv", "model.net={name='conv', channels=[8, 16]}")):
+        runs[name] = vaekit.train("compress", data="digits", epochs=1, out=tmp_path / name, overrides=[*base, net],
+                                  echo=None, progress=False, report=False)
     x = digits()[:60]
     np.save(tmp_path / "x.npy", x)
 

@@ -256,7 +256,10 @@ def test_csv_with_header_and_label_column(tmp_path: Path) -> None:
 
 def test_image_splits_are_built_when_first_used_and_bad_values_reported_at_load(tmp_path: Path) -> None:
     """A command that reads one split (``vaekit evaluate`` on the test split) preprocesses only that
-    split; a bad value anywhere in the array is still reported when the data is loaded."""
+    split; the splits together are the whole array preprocessed at once (divide, min-max and
+    resize rules); a bad value anywhere in the array is still reported when the data is loaded."""
+    from sklearn.datasets import load_digits
+
     from vaekit.data.types import ArrayData
 
     s = load_dataset("digits")
@@ -264,14 +267,18 @@ def test_image_splits_are_built_when_first_used_and_bad_values_reported_at_load(
     assert built() == set()
     test = s.test
     assert built() == {"test"} and s.test is test  # kept, not rebuilt
-    eager = load_dataset("digits")
-    assert torch.equal(_all_x(s), _all_x(eager)) and torch.equal(test.y, eager.test.y)
+    raw_digits = load_digits().images.astype(np.uint8)
+    vectors = np.random.default_rng(3).normal(5.0, 2.0, (40, 5))  # min-max scaled per feature
+    np.save(tmp_path / "ok.npy", vectors)
+    for splits, raw in ((s, raw_digits), (load_dataset("digits", image_size=12), raw_digits),
+                        (load_dataset(f"npy:{tmp_path / 'ok.npy'}"), vectors)):
+        whole = splits.info.preprocessing.apply(raw)  # every example at once, the way it was done before
+        assert tuple(whole.shape[1:]) == splits.info.shape
+        np.testing.assert_array_equal(_sorted_rows(_all_x(splits)), _sorted_rows(whole))
     # Applying a run's saved preprocessing to new data: a NaN in whichever split is refused at load.
-    x = np.random.default_rng(3).random((40, 5))
-    np.save(tmp_path / "ok.npy", x)
     saved = load_dataset(f"npy:{tmp_path / 'ok.npy'}").info.preprocessing
-    x[-1, 2] = np.nan
-    np.save(tmp_path / "bad.npy", x)
+    vectors[-1, 2] = np.nan
+    np.save(tmp_path / "bad.npy", vectors)
     with pytest.raises(DataError, match="NaN"):
         load_dataset(f"npy:{tmp_path / 'bad.npy'}", preprocessing=saved)
 

@@ -45,6 +45,7 @@ def test_round_trip_keeps_values_dtype_and_shape(coder, digits: np.ndarray) -> N
         assert y.dtype == x.dtype and y.shape == x.shape and y.tobytes() == x.tobytes()
     header = read_header(compress(run, digits[:3]))
     assert header.coder.get("scheme", "bbans") == spec.scheme  # one-layer streams carry no scheme (the first format)
+    assert header.coder.get("latent_dims") == spec.latent_dims
     assert header.coder["init_symbols"] == spec.init_symbols
     # Compressed, not just stored: 50 images of 64 values in 0..16 take well under a byte per value.
     assert len(compress(run, digits[:50])) < 50 * 64

@@ -162,10 +162,16 @@ class ArrayPreprocessing(Preprocessing):
                     f"({self.description}) but this data holds fractional values; give data on the same scale"
                 )
 
-    def apply(self, raw: Any, where: str = "data") -> torch.Tensor:
-        """Raw array (in :attr:`layout`) -> float32 tensor (N, *shape), never re-fitted."""
+    def check_raw(self, raw: np.ndarray, where: str = "data") -> None:
+        """Raise a :class:`DataError` saying what is wrong if ``raw`` cannot be given to :meth:`apply`."""
+        self._check_raw(np.asarray(raw), where)
+
+    def apply(self, raw: Any, where: str = "data", *, checked: bool = False) -> torch.Tensor:
+        """Raw array (in :attr:`layout`) -> float32 tensor (N, *shape), never re-fitted;
+        ``checked``: the caller has run :meth:`check_raw` on it (or on an array it was taken from)."""
         raw = np.asarray(raw)
-        self._check_raw(raw, where)
+        if not checked:
+            self._check_raw(raw, where)
         x = to_model_layout(raw, self.layout)
         if self.rule == "minmax":
             low = np.asarray(self.low, dtype=np.float64)

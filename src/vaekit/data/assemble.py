@@ -113,10 +113,13 @@ def splits_from_arrays(
     pre = _saved_array(name, opts)
     if pre is None:
         pre = with_resize(fixed or fit_array(x_raw, split[0], where=name), opts.image_size, name)
-    pre._check_raw(x_raw, name)  # the whole array's problems are reported now, whichever split is used
-    first = pre.apply(x_raw[:1], where=name)  # (1, *shape)
+    pre.check_raw(x_raw, name)  # the whole array's problems are reported now, whichever split is used
+
+    def preprocess(idx: np.ndarray) -> torch.Tensor:  # one split's rows, when that split is first used
+        return pre.apply(x_raw[idx], where=name, checked=True)
+
     return finish_splits(
-        name=name, x=lambda idx: pre.apply(x_raw[idx], where=name), shape=first.shape[1:], y=None if y is None else torch.from_numpy(y), split=split,
+        name=name, x=preprocess, shape=tuple(pre.shape), y=None if y is None else torch.from_numpy(y), split=split,
         n_classes=n_classes if n_classes is not None else classes, pre=pre, opts=opts,
         factors=None if factors is None else torch.from_numpy(np.asarray(factors, dtype=np.int64)),
     )

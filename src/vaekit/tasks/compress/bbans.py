@@ -101,8 +101,8 @@ class BitsBackCoder:
     def encode(self, symbols: np.ndarray, progress: Callable[[int], None] | None = None,
                trace: Callable[[int, str, int], None] | None = None) -> np.ndarray:
         """int32 symbols (N, D) -> the compressed uint32 words. ``trace(example, step, bits)``, if
-        given, sees the stack's size in bits after each named step of an example (the hierarchical
-        coders name theirs: "start", "q<i>" pops, "x", "p<i>" pushes; i = 1 is the bottom layer)."""
+        given, sees the stack's size in bits after each step of an example: "start", "q<i>" pops, "x",
+        "p<i>" pushes (i = 1 is the bottom layer; one layer here)."""
         coder = constriction.stream.stack.AnsCoder()
         coder.encode_reverse(initial_symbols(self.settings.init_symbols), self.init)
         for i, x in enumerate(symbols):
@@ -129,9 +129,13 @@ class BitsBackCoder:
     def _encode_example(self, coder: "constriction.stream.stack.AnsCoder", x: np.ndarray,
                         note: Callable[[str], None]) -> None:
         """Steps 1-3 of the module docstring for one example's int32 symbols x (D,)."""
+        note("start")
         z = coder.decode(self.categorical, self._q(x))          # (L,) bucket indices: bits back
+        note("q1")
         self._encode_x(coder, x, z)
+        note("x")
         coder.encode_reverse(z.astype(np.int32), self.uniform)  # under the prior
+        note("p1")
 
     def _decode_example(self, coder: "constriction.stream.stack.AnsCoder") -> np.ndarray:
         """The inverse of :meth:`_encode_example`: one example's int32 symbols (D,)."""

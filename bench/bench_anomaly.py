@@ -46,7 +46,8 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from bench_inpaint import DOCS, RESULTS, Recorder, replace_block  # noqa: E402
+from docs_sections import put_section  # noqa: E402
+from bench_inpaint import DOCS, RESULTS, Recorder  # noqa: E402
 from harness import Stat, md_table  # noqa: E402
 
 PUBLISHED = {"GEOM (Golan & El-Yaniv 2018)": 93.5, "Deep SVDD (Ruff et al. 2018)": 89.2}
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             command = "python3 bench/bench_anomaly.py" + (" --quick" if args.quick else "") + (
                 f" --seeds {args.seeds}" if args.seeds != (1 if args.quick else 3) else "")
             body = render(results, classes, rec, args, command)
-            replace_block(docs, "anomaly", body)  # after every class: a killed run leaves a table of what finished
+            put_section(docs, "anomaly", body)  # after every class: a killed run leaves a table of what finished
     print(body)
     print(f"\nWrote {docs}")
     return 0

@@ -31,7 +31,8 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from bench_anomaly import load_data as load_fashion  # noqa: E402
-from bench_inpaint import DOCS, RESULTS, Recorder, replace_block, train_run  # noqa: E402
+from docs_sections import put_section  # noqa: E402
+from bench_inpaint import DOCS, RESULTS, Recorder, train_run  # noqa: E402
 from harness import Stat, claim, md_table  # noqa: E402
 
 
@@ -90,8 +91,6 @@ def one(name: str, pool: dict[str, Any], seed: int, args: argparse.Namespace) ->
     folder = RESULTS / "runs" / ("quick-aug" if args.quick else "aug") / f"{name}-seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     if table:
-        from vaekit.data import Table
-
         mean, sd = xl.mean(0), xl.std(0) + 1e-12
         data = folder / "labelled.csv"
         header = ",".join([f"f{j}" for j in range(xl.shape[1])] + ["label"])
@@ -177,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             md_table(["data", "real only", "real + vaekit augment", "gain (points)", "claim"], rows), "",
             "Augmentation mode chosen on validation: " + ", ".join(modes) + ".",
         ])
-        replace_block(docs, "augment", body)
+        put_section(docs, "augment", body)
     print(body)
     print(f"\nWrote {docs}")
     return 0

@@ -26,11 +26,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from bench_inpaint import DOCS, RESULTS, Recorder, replace_block, train_run  # noqa: E402
+from docs_sections import put_section  # noqa: E402
+from bench_inpaint import DOCS, RESULTS, Recorder, train_run  # noqa: E402
 from harness import Stat, md_table  # noqa: E402
 
 
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         ]), "",
         f"Goal: ≥ 90 % labelled as the target class: **{verdict}**.",
     ])
-    replace_block(docs, "blend", body)
+    put_section(docs, "blend", body)
     print(body)
     print(f"\nWrote {docs}")
     return 0

@@ -23,7 +23,6 @@ import io
 import json
 import lzma
 import math
-import re
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from docs_sections import put_sections  # noqa: E402
 from harness import (  # noqa: E402
     Harness, Job, Stat, fmt_num, goal, load_note, md_table, require_seeds, select_on_validation,
 )
@@ -799,19 +799,6 @@ def render(dataset: str, res: dict[str, Any], quick: bool, cmd: str) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, blocks: dict[str, str]) -> None:
-    text = path.read_text() if path.exists() else ""
-    for name, block in blocks.items():
-        tag = f"<!-- bench:{name} -->"
-        end = f"<!-- /bench:{name} -->"
-        new = f"{tag}\n{block}\n{end}"
-        if tag in text:
-            text = re.sub(re.escape(tag) + ".*?" + re.escape(end), lambda m: new, text, flags=re.S)
-        else:
-            text += f"\n{new}\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="toy sizes (seconds); writes results/compression/quick.md")
@@ -865,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
             blocks[f"compression-{dataset}"] = render(dataset, res, args.quick, cmd)
         print(blocks[f"compression-{dataset}"])
     target = Path(args.docs) if args.docs else (RESULTS / "quick.md" if args.quick else DOCS)
-    write_docs(target, blocks)
+    put_sections(target, blocks)
     print(f"tables written to {target}", file=sys.stderr)
     return 0
 

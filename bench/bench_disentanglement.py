@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (BENCH, Harness, Job, Stat, claim, load_note, log, md_table, require_seeds,  # noqa: E402
                      select_on_validation)
-from run_all import replace_section, vaekit_cli  # noqa: E402
+from docs_sections import put_section  # noqa: E402
+from run_all import vaekit_cli  # noqa: E402
 
 DOCS = BENCH.parent / "docs" / "variants.md"
 SAME = ["model.latent_dim=10", "train.batch_size=128", "train.lr=1e-3"]
@@ -136,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
              f"Command: `{cmd}` ({time.strftime('%Y-%m-%d')}, results in `{os.path.relpath(results, BENCH.parent)}`).")
     if args.quick:
         text += "\n\n*--quick: toy sizes; these numbers say nothing about disentanglement.*"
-    body = docs.read_text() if docs.exists() else "# quick disentanglement table\n\n<!-- bench:disentanglement -->\n<!-- /bench:disentanglement -->\n"
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text(replace_section(body, "disentanglement", text))
+    put_section(docs, "disentanglement", text, new_doc="# quick disentanglement table\n")
     log(f"wrote {docs}")
     print(text)
     return 0

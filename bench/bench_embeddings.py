@@ -33,7 +33,8 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from bench_anomaly import load_data as load_fashion  # noqa: E402
-from bench_inpaint import DOCS, RESULTS, Recorder, replace_block  # noqa: E402
+from docs_sections import put_section  # noqa: E402
+from bench_inpaint import DOCS, RESULTS, Recorder  # noqa: E402
 from harness import Stat, claim, md_table  # noqa: E402
 
 
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{rec.load_note()}).", "",
             "**Test accuracy (%) of classifiers on the codes, mean ± sd over seeds (PCA deterministic, one fit)**", "",
             md_table(["data", "d", "classifier", "vaekit VAETransformer", "PCA", "claim"], rows)])
-        replace_block(docs, "embeddings", body)
+        put_section(docs, "embeddings", body)
     print(body)
     print(f"\nWrote {docs}")
     return 0

@@ -36,7 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (BENCH, Harness, Job, Stat, claim, load_note, log, md_table, require_seeds,  # noqa: E402
                      select_on_validation)
-from run_all import default_pythae_python, replace_section, vaekit_cli  # noqa: E402
+from docs_sections import put_section  # noqa: E402
+from run_all import default_pythae_python, vaekit_cli  # noqa: E402
 
 DOCS = BENCH.parent / "docs" / "samples.md"
 WORKER_FID = BENCH / "worker_fid.py"
@@ -295,9 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- {c}: ![{c}]({os.path.relpath(grid_paths[c], docs.parent)})" for c in trains)
     if quick:
         text += "\n\n*--quick: toy sizes; these numbers say nothing about sample quality.*"
-    body = docs.read_text() if docs.exists() else "# Sample quality\n\n<!-- bench:fid -->\n<!-- /bench:fid -->\n"
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text(replace_section(body, "fid", text))
+    put_section(docs, "fid", text, new_doc="# Sample quality\n")
     log(f"wrote {docs}")
     print(text)
     return 0

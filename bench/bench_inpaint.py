@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -50,6 +49,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+from docs_sections import put_section  # noqa: E402
 from harness import Stat, Store, claim, fingerprint, loadavg, log, machine_info, md_table  # noqa: E402
 
 RESULTS = BENCH / "results" / "tasks"
@@ -62,19 +62,6 @@ VAE_METHODS = {"pseudo-gibbs": 50, "metropolis-within-gibbs": 200}
 
 
 # ----------------------------------------------------------------------------- shared helpers
-def replace_block(path: Path, name: str, body: str) -> None:
-    """Put ``body`` between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->`` in ``path`` (the
-    markers are appended when missing), written atomically."""
-    from vaekit.core.atomic import write_text_atomic
-
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    doc = path.read_text() if path.exists() else ""
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    block = f"{start}\n{body}\n{end}"
-    doc = pattern.sub(lambda _: block, doc) if pattern.search(doc) else doc.rstrip() + f"\n\n{block}\n"
-    write_text_atomic(path, doc)
-
-
 class Recorder:
     """A resumable results file: ``measure(side, seed, task, settings, fn)`` runs ``fn`` once per
     key and stores its dict result with the load average, wall and CPU time."""
@@ -381,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_images(rec, args, [seed], images)
         bench_tables(rec, args, [seed], tables)
         body = render(images, tables, rec, args, command)
-        replace_block(docs, "inpaint", body)
+        put_section(docs, "inpaint", body)
     print(body)
     print(f"\nWrote {docs}")
     return 0

@@ -25,7 +25,12 @@ Protocol (bench/harness.py; docs/benchmarks.md "Protocol"):
    (the harness's ``select_on_validation`` with the reference set to the best remaining
    candidate), then 3 seeds each (mean ± sd) and the test split once.
 4. Speed: s/epoch of the training loop of each matching pair (vaekit recipe <-> pythae model with
-   the same net), epoch 1 excluded on both sides.
+   the same net, batch size and learning rate), in a stage of its own: 3 runs per side of
+   ``--speed-budget`` seconds (default 60; vaekit through ``vaekit.train`` without the report),
+   the sides interleaved; per run the median over its full epochs after the first (epoch 1 is
+   warm-up; the epoch the budget cuts short is dropped), then mean ± sd over the runs. The
+   screening and final runs are not used for speed: one run per candidate, made at different
+   times, cannot separate the libraries from the machine's slow spells.
 
 Every finished run (data export, training, scoring) is appended to the results file at once,
 so a killed invocation resumes where it stopped.
@@ -39,6 +44,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import sys
 import time
 import tomllib
@@ -49,7 +55,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (BENCH, Harness, Job, ProtocolError, RunFailed, Selection, Stat, claim, distinguishable, fmt_num,  # noqa: E402
                      goal, interleave, load_note, log, md_table, require_seeds, select_on_validation)
-from run_all import default_pythae_python, replace_section, vaekit_cli  # noqa: E402
+from docs_sections import put_section  # noqa: E402
+from run_all import default_pythae_python, vaekit_cli  # noqa: E402
 
 ROOT = BENCH.parent
 DOCS = ROOT / "docs" / "variants.md"
@@ -164,6 +171,7 @@ class Plan:
     limit: int | None  # training examples (quick)
     threads: int
     pythae_python: str | None
+    speed_budget: float = 60.0  # training seconds of each run of the speed stage
 
     def data_job(self) -> Job:
         job = Job("likelihood-data", "data", 0, {"dataset": DATASET, "limit": self.limit}, fn=lambda ctx: None,
@@ -180,14 +188,18 @@ class Plan:
         job.fn = fn
         return job
 
-    def train_job(self, c: Candidate, seed: int) -> Job:
+    def train_job(self, c: Candidate, seed: int, *, speed: bool = False) -> Job:
+        """A training run of ``c`` under the budget; ``speed``: a run of the speed stage instead (its
+        own shorter budget, ``speed_budget``; only its s/epoch is read, so vaekit's side calls
+        ``vaekit.train`` - the function `vaekit train` runs - without the report)."""
         # budget_rule "cut": both sides stop at the first step past the budget (vaekit's train.time_budget
         # cuts the epoch in progress; pythae's callback raises at the step) - records made under the
         # older epoch-end rule no longer match.
-        settings = {"cand": c.label, **c.settings, "budget": self.budget, "limit": self.limit, "threads": self.threads,
-                    "dataset": DATASET, "budget_rule": "cut"}
+        budget = self.speed_budget if speed else self.budget
+        settings = {"cand": c.label, **c.settings, "budget": budget, "limit": self.limit, "threads": self.threads,
+                    "dataset": DATASET, "budget_rule": "cut", **({"stage": "speed"} if speed else {})}
         job = Job("likelihood-train", c.side, seed, settings, fn=lambda ctx: None, purpose="train",
-                  label=f"{c.label} seed {seed}")
+                  label=f"{c.label} seed {seed}" + (f" (speed, {budget:g} s)" if speed else ""))
         d = self.h.artifact_dir(job)
         if c.side == "vaekit":
             out = d / "run"
@@ -196,22 +208,23 @@ class Plan:
             def body(ctx):
                 shutil.rmtree(out, ignore_errors=True)
                 out.parent.mkdir(parents=True, exist_ok=True)
-                sets = [f"train.time_budget={self.budget:g}", f"train.threads={self.threads}",
+                sets = [f"train.time_budget={budget:g}", f"train.threads={self.threads}",
                         *([f"data.limit={self.limit}"] if self.limit else [])]
-                if self.h.quick:  # vaekit.train, the function `vaekit train` calls, without the report (its
-                    # k = 100 NLL of the 10,000 test images would be most of a quick run's time)
+                if self.h.quick or speed:  # vaekit.train, the function `vaekit train` calls, without the
+                    # report (its k = 100 NLL of the 10,000 test images would be most of a short run's time)
                     _, p = ctx.worker(sys.executable, "vaekit_train", {
                         "recipe": c.name, "seed": seed, "out": str(out),
-                        "overrides": [f"data.name={DATASET}", *sets]}, timeout=self.budget * 4 + 1800)
+                        "overrides": [f"data.name={DATASET}", *sets]}, timeout=budget * 4 + 1800)
                 else:  # what a user runs
                     cmd = [*vaekit_cli(sys.executable), "train", "--recipe", c.name, "--data", DATASET, "--seed",
                            str(seed), "--out", str(out)]
                     for item in sets:
                         cmd += ["--set", item]
-                    p = ctx.process(cmd, timeout=self.budget * 4 + 1800)
+                    p = ctx.process(cmd, timeout=budget * 4 + 1800)
                 rows = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
                 return {"run": str(out), "n_epochs": len(rows), "epoch_s": [r["seconds"] for r in rows],
-                        "train_s": rows[-1]["elapsed_s"], "wall_s": p.wall_s, "threads": rows[-1].get("threads")}
+                        "train_s": rows[-1]["elapsed_s"], "wall_s": p.wall_s, "threads": rows[-1].get("threads"),
+                        "last_epoch_cut": rows[-1].get("budget_cut_after_steps") is not None}
         else:
             weights = d / "weights.pt"
             job.artifacts = [str(weights)]
@@ -221,9 +234,9 @@ class Plan:
                     raise SystemExit("bench_likelihood: no pythae venv (bench/setup_pythae.sh); use --no-pythae")
                 d.mkdir(parents=True, exist_ok=True)
                 data = self.h.run(self.data_job(), need_artifacts=True)["figures"]["path"]
-                args = {**c.settings, "data": data, "seed": seed, "budget": self.budget, "limit": self.limit,
+                args = {**c.settings, "data": data, "seed": seed, "budget": budget, "limit": self.limit,
                         "threads": self.threads, "out": str(weights)}
-                res, p = ctx.worker(self.pythae_python, "pythae_train_budget", args, timeout=self.budget * 4 + 1800)
+                res, p = ctx.worker(self.pythae_python, "pythae_train_budget", args, timeout=budget * 4 + 1800)
                 return {"weights": str(weights), "n_epochs": res["n_epochs"],
                         "epoch_s": [e["seconds"] for e in res["epochs"]], "train_s": res["train_s"],
                         "stopped_by_budget": res["stopped_by_budget"], "diverged": res["diverged"],
@@ -300,9 +313,23 @@ def top_two(entries: dict[str, list[dict[str, Any]]]) -> list[tuple[str, Selecti
 
 
 # --------------------------------------------------------------------------- rendering
-def s_per_epoch(trains: list[dict[str, Any]]) -> Stat:
-    """Training-loop seconds of epochs 2.. (epoch 1 = warm-up), pooled over the given runs."""
-    return Stat.of(s for t in trains for s in t["figures"]["epoch_s"][1:])
+def full_epoch_s(train: dict[str, Any]) -> list[float]:
+    """Training-loop seconds of a run's full epochs after the first (epoch 1 = warm-up): the last
+    epoch is dropped when the budget cut it short (pythae's ``stopped_by_budget``; vaekit's last
+    metrics row has ``budget_cut_after_steps`` - read from the run for records made before the
+    train job recorded ``last_epoch_cut``)."""
+    f = train["figures"]
+    cut = f.get("stopped_by_budget", f.get("last_epoch_cut"))
+    if cut is None and f.get("run"):
+        rows = Path(f["run"], "metrics.jsonl")
+        cut = rows.exists() and "budget_cut_after_steps" in rows.read_text().strip().splitlines()[-1]
+    seconds = f["epoch_s"][:-1] if cut or cut is None else f["epoch_s"]  # unknown: assume cut (budget runs)
+    return seconds[1:]
+
+
+def run_speed(trains: list[dict[str, Any]]) -> Stat:
+    """s/epoch of each run (the median of its full epochs 2+), one value per run."""
+    return Stat.of(statistics.median(e) for t in trains if (e := full_epoch_s(t)))
 
 
 def offset_goal(a: Stat, b: Stat, nats: float) -> str:
@@ -340,12 +367,14 @@ def status_text(plan: Plan, jobs: dict[str, list[Job]], cmd: str) -> str:
               f"{plan.test_limit or 'all'} test images; 3 seeds for the best two of each library. Expected duration of the "
               f"whole at the defaults: about 4 h on 2 idle cores (an estimate, not measured: 27 screening runs of 300 s "
               f"plus start-up and vaekit's report, 8 more final runs, IW-1000 scoring of 27 × 2,000 validation and "
-              f"12 × 10,000 test images).", "", CONTEXT]
+              f"12 × 10,000 test images), then about 1 h for the speed stage (8 pairs × 2 sides × 3 runs of "
+              f"{plan.speed_budget:g} s plus start-up).", "", CONTEXT]
     return "\n".join(lines)
 
 
 def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: dict, finals: dict, final_train: dict,
-           final_test: dict, crosscheck: dict | None, cmd: str, seeds: int) -> str:
+           final_test: dict, crosscheck: dict | None, cmd: str, seeds: int,
+           speed: dict[str, tuple[list[dict], list[dict]]]) -> str:
     h = plan.h
     out: list[str] = []
     n_val = plan.val_limit or "all"
@@ -364,13 +393,13 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
                             + (t.get("failed") or v.get("failed")).splitlines()[-1][:300])
             rows.append([c.side, f"`{c.name}`", "**failed** (below)", t.get("n_epochs", "–"), "–", "–", ""])
             continue
-        spe = Stat.of(t["epoch_s"][1:])
+        spe = Stat.of(full_epoch_s(screen_train[c.label]))
         chosen = "**chosen**" if c.label in finals else ""
         flag = " †" if v.get("planar_noninvertible_layers") else ""
         flag += " ‡" if t.get("diverged") else ""
         rows.append([c.side, f"`{c.name}`{flag}", f"{v['nll']:.2f}", t["n_epochs"],
                      fmt_num(spe.mean, 2) if spe.n else "–", f"{t['train_s']:.0f}", chosen])
-    out.append(md_table(["library", "candidate", "val NLL", "epochs in budget", "s/epoch (epochs 2+)",
+    out.append(md_table(["library", "candidate", "val NLL", "epochs in budget", "s/epoch (full epochs 2+)",
                          "training s", "top two"], rows))
     diverged = {lab: r["figures"]["diverged"] for lab, r in screen_train.items() if r["figures"].get("diverged")}
     if diverged:
@@ -418,24 +447,21 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
     else:
         out.append("Headline goal not judged: only one library has a final candidate (the other did not run - "
                    "--no-pythae or no pythae venv - or all its runs failed or were ineligible).\n")
-    # speed pairs
+    # speed pairs: the speed stage's runs (both sides interleaved, one machine, the same budget)
     rows = []
-    for model, rec in PAIRS.items():
-        va, py = f"vaekit:{rec}", f"pythae:{model}/same"
-        if va not in screen_train or py not in screen_train:
-            continue
-        runs_a = [t for t in [screen_train[va], *[t for t in final_train.get(va, []) if t["key"] != screen_train[va]["key"]]]
-                  if not failed(t)]
-        runs_b = [t for t in [screen_train[py], *[t for t in final_train.get(py, []) if t["key"] != screen_train[py]["key"]]]
-                  if not failed(t)]
-        a, b = s_per_epoch(runs_a), s_per_epoch(runs_b)
+    for pair, (runs_a, runs_b) in speed.items():
+        a, b = run_speed([t for t in runs_a if not failed(t)]), run_speed([t for t in runs_b if not failed(t)])
         if not (a.n and b.n):
+            rows.append([pair, "–", "–", "–", "a side failed every run", "–"])
             continue
-        ra, rb = Stat.of(1 / s for s in a.values), Stat.of(1 / s for s in b.values)
-        rows.append([f"`{rec}` ↔ `{model}`", a.fmt(3), b.fmt(3), f"{b.mean / a.mean:.2f}×",
-                     claim(ra, rb, better="faster"), goal(ra, rb, 1.2)])
-    out.append("Training speed of each matching pair (same net; s/epoch of the training loop, epochs 2+ of every run "
-               "of the pair pooled, n = epochs; measured under the load noted below):\n")
+        ra, rb = Stat.of(1 / v for v in a.values), Stat.of(1 / v for v in b.values)  # epochs per second
+        rows.append([pair, a.fmt(3), b.fmt(3), f"{b.mean / a.mean:.2f}×", claim(ra, rb, better="faster"),
+                     goal(ra, rb, 1.2)])
+    n_runs = max((len(v[0]) for v in speed.values()), default=0)
+    out.append(f"Training speed of each matching pair (vaekit recipe and pythae model with the same net, batch size "
+               f"and learning rate; the speed stage: {n_runs} run(s) per side of {plan.speed_budget:g} s of training "
+               f"each, the two sides interleaved; per run the median s/epoch of its full epochs after the first, then "
+               f"mean ± sd over the runs; pythae / vaekit > 1 means vaekit is faster):\n")
     out.append(md_table(["pair", "vaekit s/epoch", "pythae s/epoch", "pythae / vaekit", "claim",
                          "goal ≥ 1.2× pythae"], rows) if rows else "(no matching pair ran)")
     out.append("")
@@ -445,7 +471,8 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
                    f"{f['iw_nll_bench']:.2f} and `vaekit evaluate` {f['vaekit_evaluate_nll']:.2f} nats (k = {f['k']}, "
                    f"{f['n']} validation images, independent draws; difference {f['diff']:+.2f}).\n")
     recs = [r for d in (screen_train, screen_val) for r in d.values()] + \
-        [r for d in (final_train, final_test) for rs in d.values() for r in rs]
+        [r for d in (final_train, final_test) for rs in d.values() for r in rs] + \
+        [r for sides in speed.values() for rs in sides for r in rs]
     m = h.machine
     out.append(
         f"Setting: {DATASET} ({'first ' + str(plan.limit) + ' training images, ' if plan.limit else ''}vaekit's "
@@ -471,23 +498,15 @@ def render(plan: Plan, cands: list[Candidate], screen_train: dict, screen_val: d
 
 
 def write_section(docs: Path, text: str) -> None:
-    """Replace only this benchmark's section (write, then rename); create the file if absent."""
-    if docs.exists():
-        body = docs.read_text()
-        if f"<!-- bench:{SECTION} -->" not in body:
-            body = body.rstrip("\n") + f"\n\n## Likelihood per CPU-minute\n\n<!-- bench:{SECTION} -->\n<!-- /bench:{SECTION} -->\n"
-    elif docs.resolve() != DOCS.resolve():  # a --quick or --docs file of its own
-        body = f"# likelihood per CPU-minute\n\n<!-- bench:{SECTION} -->\n<!-- /bench:{SECTION} -->\n"
-    else:
-        body = ("# Variants: benchmarks\n\nTables written by the `bench/` scripts of issue 9; each section is "
-                "regenerated by the command it names.\n\n## Disentanglement on `shapes`\n\n"
-                "<!-- bench:disentanglement -->\n*Not generated yet: `python3 bench/bench_disentanglement.py`.*\n"
-                "<!-- /bench:disentanglement -->\n\n## Likelihood per CPU-minute\n\n"
-                f"<!-- bench:{SECTION} -->\n<!-- /bench:{SECTION} -->\n")
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    tmp = docs.with_name(docs.name + ".tmp")
-    tmp.write_text(replace_section(body, SECTION, text))
-    os.replace(tmp, docs)
+    """Replace only this benchmark's section (write, then rename); a new docs/variants.md gets the
+    page's other headings, a --quick or --docs file of its own just this section."""
+    new_doc = "# likelihood per CPU-minute\n"
+    if docs.resolve() == DOCS.resolve():
+        new_doc = ("# Variants: benchmarks\n\nTables written by the `bench/` scripts of issue 9; each section is "
+                   "regenerated by the command it names.\n\n## Disentanglement on `shapes`\n\n"
+                   "<!-- bench:disentanglement -->\n*Not generated yet: `python3 bench/bench_disentanglement.py`.*\n"
+                   "<!-- /bench:disentanglement -->\n")
+    put_section(docs, SECTION, text, new_doc=new_doc, heading="## Likelihood per CPU-minute")
 
 
 # --------------------------------------------------------------------------- main
@@ -501,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-limit", type=int, default=None,
                     help="validation images scored in screening (default 2000 of 6000; quick 50)")
     ap.add_argument("--test-limit", type=int, default=None, help="test images scored (default all 10000; quick 50)")
+    ap.add_argument("--speed-budget", type=float, default=None,
+                    help="training seconds of each run of the speed stage (default 60; quick: --budget)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", nargs="+", default=None, help="candidates to run (e.g. vaekit:vae pythae:VAE/same)")
     ap.add_argument("--no-pythae", action="store_true", help="vaekit side only")
@@ -516,8 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     seeds = args.seeds or (1 if q else 3)
     val_limit = args.val_limit or (50 if q else 2000)
     test_limit = args.test_limit or (50 if q else None)
-    if min(budget, k, seeds, val_limit, test_limit or 1, args.threads) <= 0:
-        raise SystemExit("bench_likelihood: --budget, --k, --seeds, --val-limit, --test-limit and --threads must be positive")
+    if min(budget, k, seeds, val_limit, test_limit or 1, args.threads, args.speed_budget or 1) <= 0:
+        raise SystemExit("bench_likelihood: --budget, --speed-budget, --k, --seeds, --val-limit, --test-limit and "
+                         "--threads must be positive")
     if not q and seeds < 3:
         raise SystemExit("bench_likelihood: the protocol needs >= 3 seeds for the final runs (only --quick may use fewer)")
     pythae_py = None if args.no_pythae else (args.pythae_python or default_pythae_python())
@@ -531,7 +553,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.retry_failed:  # forget the failure records (they stay in the file; the new record wins)
         for key in [k for k, r in h.store.by_key.items() if r["bench"].startswith("likelihood") and failed(r)]:
             del h.store.by_key[key]
-    plan = Plan(h, budget, k, val_limit, test_limit, 512 if q else None, args.threads, pythae_py)
+    plan = Plan(h, budget, k, val_limit, test_limit, 512 if q else None, args.threads, pythae_py,
+                args.speed_budget or (budget if q else 60.0))
     cands = candidates(q, args.only, pythae_py is not None)
     cmd = "python3 bench/bench_likelihood.py" + (" --quick" if q else "") + (" --no-pythae" if args.no_pythae else "")
     if args.budget:
@@ -585,7 +608,22 @@ def main(argv: list[str] | None = None) -> int:
     final_test = {lab: [h.run(j) for j, t in zip(js, final_train[lab]) if not failed(t)] for lab, js in test_jobs.items()}
     require_seeds({lab: len(v) for lab, v in final_jobs.items()}, q, "likelihood (test)")
 
-    text = render(plan, cands, screen_train, screen_val, finals, final_train, final_test, crosscheck, cmd, seeds)
+    # 4. speed: each matching pair (vaekit recipe, pythae model with the same net) trained `seeds` times
+    # per side for the speed budget, interleaved (A B, B A, ...) so slow spells of the machine hit both
+    pairs = {f"`{rec}` ↔ `{model}`": (by_label[f"vaekit:{rec}"], by_label[f"pythae:{model}/same"])
+             for model, rec in PAIRS.items() if f"vaekit:{rec}" in by_label and f"pythae:{model}/same" in by_label}
+    speed_jobs = {pair: ([plan.train_job(a, s, speed=True) for s in range(seeds)],
+                         [plan.train_job(b, s, speed=True) for s in range(seeds)]) for pair, (a, b) in pairs.items()}
+    if not q:
+        write_section(docs, status_text(plan, {"speed: matching pairs": [j for js in speed_jobs.values()
+                                                                          for side in js for j in side]}, cmd))
+    rounds = [[js[0][s], js[1][s]] for s in range(seeds) for js in speed_jobs.values()]
+    for job in interleave(rounds):
+        h.run(job)
+    speed = {pair: ([h.store.get(h.key(j)) for j in js[0]], [h.store.get(h.key(j)) for j in js[1]])
+             for pair, js in speed_jobs.items()}
+
+    text = render(plan, cands, screen_train, screen_val, finals, final_train, final_test, crosscheck, cmd, seeds, speed)
     if q:
         text += "\n\n*--quick: toy sizes (512 training images, a few seconds of training, k and image counts tiny): " \
                 "these numbers say nothing about the libraries.*"

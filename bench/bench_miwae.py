@@ -305,13 +305,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cmd = "python3 bench/bench_miwae.py" + (" --quick" if args.quick else "")
     text = render(h, plan, test, chosen, val_stats, fits, cmd)
-    from run_all import replace_section
+    from docs_sections import put_section
 
-    body = docs.read_text() if docs.exists() else "# quick MIWAE table\n\n<!-- bench:miwae -->\n<!-- /bench:miwae -->\n"
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    from vaekit.core.atomic import write_text_atomic
-
-    write_text_atomic(docs, replace_section(body, "miwae", text))
+    put_section(docs, "miwae", text, new_doc="# quick MIWAE table\n")
     log(f"wrote {docs} ({os.path.relpath(results, BENCH.parent)})")
     print(text)
     return 0

@@ -50,6 +50,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
+from docs_sections import put_section  # noqa: E402
 from harness import Stat, Store, fingerprint, fmt_num, goal, loadavg, log, machine_info, md_table  # noqa: E402
 
 UNDER_LOAD = 2.0  # 1-min load average; the benchmark alone stays below ~1.4 on 2 idle cores
@@ -57,7 +58,6 @@ UNDER_LOAD = 2.0  # 1-min load average; the benchmark alone stays below ~1.4 on 
 GOAL_P95_MS = 30.0
 GOAL_RATE = 500.0
 CLIENTS = 8
-BEGIN, END = "<!-- bench:serve -->", "<!-- /bench:serve -->"
 
 
 def server_code() -> str:
@@ -283,18 +283,6 @@ def render(records: list[dict[str, Any]], run_cmd: str, command: str, quick: boo
     ])
 
 
-def write_docs(path: Path, block: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    new = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + new + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + new + "\n"
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="toy sizes (seconds); writes results/serve/quick.md, not the docs")
@@ -334,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     command += f" --http {args.http}" if args.http != "auto" else ""
     block = render(records, run_cmd, command, args.quick)
     docs.parent.mkdir(parents=True, exist_ok=True)
-    write_docs(docs, block)
+    put_section(docs, "serve", block)
     print(block)
     print(f"\nwrote {docs}")
     return 0

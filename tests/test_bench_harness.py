@@ -19,6 +19,7 @@ from bench_support import finished, needs_fashion, pythae_python, start_in_backg
 
 import harness as hz  # noqa: E402
 from harness import Harness, Job, ProtocolError, Stat  # noqa: E402
+from docs_sections import put_section, put_sections  # noqa: E402
 
 MACHINE = {"cpu_model": "test", "cores": 2, "threads": 1, "torch": {"vaekit": "x"}, "python": "3", "platform": "t"}
 
@@ -135,6 +136,19 @@ def test_resume_after_a_kill_skips_finished_runs(tmp_path):
     other = Harness(path, threads=2, pythons={"vaekit": sys.executable}, machine={**MACHINE, "threads": 2},
                     work=tmp_path / "work")
     assert other.pending(jobs) == 4
+
+
+def test_docs_sections_replace_only_their_block_and_append_missing_ones(tmp_path):
+    page = tmp_path / "page.md"
+    put_section(page, "a", "first", new_doc="# Title\n")  # a new page from new_doc, markers appended
+    assert page.read_text() == "# Title\n\n<!-- bench:a -->\nfirst\n<!-- /bench:a -->\n"
+    page.write_text(page.read_text() + "\nhand-written prose\n")
+    put_sections(page, {"a": "second", "b": "new"})  # a replaced in place, b appended, prose kept
+    text = page.read_text()
+    assert "first" not in text and text.index("second") < text.index("hand-written prose") < text.index("new")
+    put_section(page, "c", "x", heading="## C")
+    assert text.rstrip() + "\n\n## C\n\n<!-- bench:c -->\nx\n<!-- /bench:c -->\n" == page.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.md"]  # written by rename: no temporary left
 
 
 def test_cpu_model_comes_from_proc_cpuinfo():

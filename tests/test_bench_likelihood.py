@@ -44,6 +44,19 @@ def test_offset_goal_is_judged_by_the_claim_rule():
     assert bl.offset_goal(Stat.of([240.0]), Stat.of([300.0]), 5.0).startswith("at the line")  # n=1: no claim
 
 
+def test_speed_uses_full_epochs_after_the_first_one_value_per_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"seconds": 9}\n{"seconds": 5}\n{"seconds": 2, "budget_cut_after_steps": 3}\n')
+    old_vaekit = {"figures": {"epoch_s": [9.0, 5.0, 2.0], "run": str(run)}}  # cut read from the run's metrics
+    pythae_cut = {"figures": {"epoch_s": [8.0, 4.0, 6.0, 1.0], "stopped_by_budget": True}}
+    vaekit_full = {"figures": {"epoch_s": [7.0, 3.0, 5.0], "last_epoch_cut": False}}
+    assert bl.full_epoch_s(old_vaekit) == [5.0]
+    assert bl.full_epoch_s(pythae_cut) == [4.0, 6.0]
+    assert bl.full_epoch_s(vaekit_full) == [3.0, 5.0]
+    assert bl.run_speed([old_vaekit, pythae_cut, vaekit_full]).values == (5.0, 5.0, 4.0)  # medians, one per run
+
+
 def test_pythae_same_net_settings_come_from_the_matching_recipe():
     for model, rec in bl.PAIRS.items():
         s = bl.pythae_settings(model, "same")
@@ -104,6 +117,8 @@ def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(prefetch
     trains = [r for r in recs if r["bench"] == "likelihood-train"]
     for r in trains:  # the budget stopped every run after at least one epoch past 2 s of training
         assert r["figures"]["n_epochs"] >= 1 and r["figures"]["train_s"] >= 2.0
+    speed = [r for r in trains if r["settings"].get("stage") == "speed"]
+    assert {r["side"] for r in speed} == ({"vaekit", "pythae"} if py else set())  # pairs need both libraries
     check = next(r for r in recs if r["bench"] == "likelihood-crosscheck")["figures"]
     assert abs(check["diff"]) < 1.0, check  # two implementations of Burda et al.'s estimator agree
     text = docs.read_text()

@@ -16,7 +16,7 @@ from vaekit.artifacts.load import load
 from vaekit.core.atomic import write_text_atomic
 from vaekit.core.errors import RunDirError
 from vaekit.tasks.embed import embed
-from vaekit.tasks.evaluate import evaluate_tensor, likelihood_note
+from vaekit.tasks.evaluate import evaluate_tensor, metrics_note
 from vaekit.tasks.generate import generate
 from vaekit.tasks.interpolate import interpolate
 from vaekit.tasks.reconstruct import reconstruct, side_by_side
@@ -98,11 +98,7 @@ def write_report(run_dir: str | Path, result: Any = None, *, echo: Callable[[str
         say(f"Report: evaluating test NLL (k={REPORT_K}, {n_test:,} examples)...")
         # the test split already in memory; a table with missing cells is scored on its observed cells
         metrics = evaluate_tensor(model, x_test, y=test.y, k=REPORT_K, mask=test.mask)
-        note = likelihood_note(run)
-        if "observed_fraction" in metrics:
-            masked = (f"masked table ({metrics['observed_fraction']:.1%} of the cells observed): NLL and ELBO are nats "
-                      "per row over the observed cells only")
-            note = f"{note}; {masked}" if note else masked
+        note = metrics_note(run, metrics)
         if note:
             metrics["note"] = note
     # Pictures of an earlier report that could not be redrawn now would describe other weights

@@ -58,14 +58,22 @@ def evaluate_run(
     likelihood = run.config.model.get("likelihood", {})
     result.update(split=split, dataset=data or run.config.data.name, binarized=run.config.data.binarize != "none",
                   likelihood=likelihood.get("name") if isinstance(likelihood, dict) else likelihood, seed=seed)
-    note = likelihood_note(run)
-    if "observed_fraction" in result:
-        masked = (f"masked table ({result['observed_fraction']:.1%} of the cells observed): NLL, ELBO and recon are nats "
-                  "per row over the observed cells only (MIWAE's IW-k bound on log p(x_o)); bits/dim divides by all D")
-        note = f"{note}; {masked}" if note else masked
+    note = metrics_note(run, result)
     if note:
         result["note"] = note
     return result
+
+
+def metrics_note(run: LoadedRun, metrics: dict) -> str | None:
+    """What a reader of ``metrics`` (from :func:`evaluate_tensor` on ``run``) must know: why its
+    ``nll`` is not a likelihood of the data (:func:`likelihood_note`) and, for a masked table,
+    over which cells its figures are taken; None when there is nothing to say."""
+    note = likelihood_note(run)
+    if "observed_fraction" in metrics:
+        masked = (f"masked table ({metrics['observed_fraction']:.1%} of the cells observed): NLL, ELBO and recon are "
+                  "nats per row over the observed cells only (MIWAE's IW-k bound on log p(x_o)); bits/dim divides by all D")
+        note = f"{note}; {masked}" if note else masked
+    return note
 
 
 def likelihood_note(run: LoadedRun) -> str | None:

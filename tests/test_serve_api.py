@@ -383,7 +383,7 @@ def test_bench_serve_quick(runs, tmp_path):
     (rec,) = [json.loads(line) for line in results.read_text().splitlines()]
     assert 0 < rec["p50_ms"] <= rec["p95_ms"] and rec["decodes_per_s"] > 0 and rec["n"] == 100
     text = docs.read_text()
-    assert bench.BEGIN in text and "decodes/s, 8 concurrent clients" in text
+    assert "<!-- bench:serve -->" in text and "decodes/s, 8 concurrent clients" in text
     assert bench.main(argv) == 0  # resumes: the finished repetition is not measured again
     assert len(results.read_text().splitlines()) == 1
 

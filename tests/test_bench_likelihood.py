@@ -211,7 +211,9 @@ def test_a_failed_run_is_recorded_and_reported_without_stopping_the_rest(tmp_pat
     finals = dict(sel)
     final_train = {"vaekit:vae": [run("a", 0, **train_ok), run("f", 1, failed="killed")]}
     final_test = {"vaekit:vae": [run("g", 0, nll=301.0, split="test")]}
-    text = bl.render(plan, cands, screen_train, screen_val, finals, final_train, final_test, None, "cmd", 2)
+    speed = {"`vae` ↔ `VAE`": ([run("s", 0, **train_ok, last_epoch_cut=False)], [run("t", 0, failed="killed")])}
+    text = bl.render(plan, cands, screen_train, screen_val, finals, final_train, final_test, None, "cmd", 2, speed)
+    assert "| `vae` ↔ `VAE` | – | – | – | a side failed every run | – |" in text
     assert "**failed** (below)" in text and "`pythae:VAE/same` (training): NaN loss" in text
     assert "† pythae's planar flows" in text and "‡ pythae stopped these runs" in text
     assert "(1 seed(s) failed)" in text and "301.00" in text

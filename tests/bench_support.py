@@ -67,6 +67,13 @@ def start_in_background(*cmds: list[str], env: dict[str, str] | None = None, res
     return _POOL.submit(_run, cmds, env, results)
 
 
+def run_twice(d: Path, cmd: list[str], results: Path, *, env: dict[str, str] | None = None,
+              fashion: bool = True) -> dict:
+    """A module's ``plan_cli_jobs`` result for a quick benchmark run twice in the background (the
+    second invocation must resume from ``results``, running nothing): ``{"dir", "future"}``."""
+    return {"dir": d, "future": start_in_background(cmd, cmd, env=env, results=results, fashion=fashion)}
+
+
 def finished(job: dict, count: int) -> list[Finished]:
     """The ``count`` invocations of a module's background job, each checked to have exited 0."""
     done = job["future"].result()

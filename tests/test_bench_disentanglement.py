@@ -7,14 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from bench_support import BENCH, finished, start_in_background
+from bench_support import BENCH, finished, run_twice
 
 
 def plan_cli_jobs(cli_pool, tiny_run: Path, d: Path):
     """The quick run, twice (the second must start nothing), from the start of the session."""
     cmd = [sys.executable, str(BENCH / "bench_disentanglement.py"), "--quick", "--threads", "1",
            "--results", str(d / "r.jsonl"), "--docs", str(d / "d.md")]
-    return {"dir": d, "future": start_in_background(cmd, cmd, results=d / "r.jsonl", fashion=False)}
+    return run_twice(d, cmd, d / "r.jsonl", fashion=False)
 
 
 def test_quick_disentanglement_benchmark(prefetched: dict) -> None:

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
-from bench_support import finished, needs_fashion, pythae_python, start_in_background  # noqa: E402
+from bench_support import finished, needs_fashion, pythae_python, run_twice  # noqa: E402
 
 import harness as hz  # noqa: E402
 from harness import Harness, Job, ProtocolError, Stat  # noqa: E402
@@ -166,7 +166,7 @@ def _quick_cmd(d: Path) -> list[str]:
 def plan_cli_jobs(cli_pool, tiny_run: Path, d: Path):
     """The quick run, twice (the second must resume, running nothing), from the start of the session."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return {"dir": d, "future": start_in_background(_quick_cmd(d), _quick_cmd(d), env=env, results=d / "quick.jsonl")}
+    return run_twice(d, _quick_cmd(d), d / "quick.jsonl", env=env)
 
 
 @needs_fashion

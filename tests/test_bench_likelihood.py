@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
-from bench_support import finished, needs_fashion, pythae_python, start_in_background  # noqa: E402
+from bench_support import finished, needs_fashion, pythae_python, run_twice  # noqa: E402
 
 import bench_likelihood as bl  # noqa: E402
 from harness import ProtocolError, Stat  # noqa: E402
@@ -99,7 +99,7 @@ def plan_cli_jobs(cli_pool, tiny_run: Path, d: Path):
            "--results", str(d / "lk.jsonl"), "--docs", str(d / "lk.md"), "--only", *only]
     cmd += ["--pythae-python", py] if py else ["--no-pythae"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VAEKIT_OFFLINE": "1"}
-    return {"dir": d, "future": start_in_background(cmd, cmd, env=env, results=d / "lk.jsonl")}
+    return run_twice(d, cmd, d / "lk.jsonl", env=env)
 
 
 @needs_fashion

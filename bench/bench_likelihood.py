@@ -2,7 +2,7 @@
 binarised Fashion-MNIST, every run given the same wall-clock training budget.
 
     python3 bench/bench_likelihood.py               # the full table (~4 h on 2 idle cores); resumes; rewrites docs/variants.md
-    python3 bench/bench_likelihood.py --status      # runs nothing: writes which runs are done / still missing
+    python3 bench/bench_likelihood.py --status      # runs nothing: writes which runs are still missing (or, when none is, the table)
     python3 bench/bench_likelihood.py --quick       # toy size (~1-2 min), writes bench/results/quick-likelihood.md
 
 Protocol (bench/harness.py; docs/benchmarks.md "Protocol"):
@@ -320,9 +320,9 @@ def full_epoch_s(train: dict[str, Any]) -> list[float]:
     train job recorded ``last_epoch_cut``)."""
     f = train["figures"]
     cut = f.get("stopped_by_budget", f.get("last_epoch_cut"))
-    if cut is None and f.get("run"):
-        rows = Path(f["run"], "metrics.jsonl")
-        cut = rows.exists() and "budget_cut_after_steps" in rows.read_text().strip().splitlines()[-1]
+    rows = Path(f["run"], "metrics.jsonl") if f.get("run") else None
+    if cut is None and rows is not None and rows.exists():  # a fresh clone has no runs: cut stays unknown
+        cut = "budget_cut_after_steps" in rows.read_text().strip().splitlines()[-1]
     seconds = f["epoch_s"][:-1] if cut or cut is None else f["epoch_s"]  # unknown: assume cut (budget runs)
     return seconds[1:]
 
@@ -513,7 +513,8 @@ def write_section(docs: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="toy sizes; writes bench/results/quick-likelihood.md only")
-    ap.add_argument("--status", action="store_true", help="run nothing; write which runs are done and missing")
+    ap.add_argument("--status", action="store_true", help="run nothing; write which runs are still missing (when none "
+                    "is: the table, from the results file)")
     ap.add_argument("--budget", type=float, default=None, help="training seconds per run (default 300; quick 5)")
     ap.add_argument("--k", type=int, default=None, help="importance samples (default 1000; quick 10)")
     ap.add_argument("--seeds", type=int, default=None, help="seeds for the final runs (default 3; quick 1)")
@@ -562,24 +563,33 @@ def main(argv: list[str] | None = None) -> int:
 
     trains = {c.label: plan.train_job(c, 0) for c in cands}
     vals = {c.label: plan.score_job(c, trains[c.label], "val") for c in cands}
-    if args.status or not q:
-        # What is still missing (the docs never show a partial table as complete); --status stops here.
-        stages = {"screening: training": list(trains.values()), "screening: validation NLL": list(vals.values())}
-        write_section(docs, status_text(plan, stages, cmd))
-        log(f"wrote the status of {len(cands)} candidates to {docs}")
-        if args.status:
-            return 0
+    def get(job: Job, need_artifacts: bool = False) -> dict[str, Any] | None:
+        """The job's record: run when missing, except under --status, which runs nothing (and does
+        not need the runs' files, which a fresh clone lacks)."""
+        return h.store.get(h.key(job)) if args.status else h.run(job, need_artifacts=need_artifacts)
+
+    def status_only(stages: dict[str, list[Job]]) -> bool:
+        """Write what is missing of ``stages`` (the docs never show a partial table as complete);
+        True when --status must stop here (something is missing). A complete run under --status
+        goes on to render its table from the results file, running nothing."""
+        if not q:
+            write_section(docs, status_text(plan, stages, cmd))
+            log(f"wrote the status of {sum(len(v) for v in stages.values())} jobs to {docs}")
+        return args.status and any(h.store.get(h.key(j)) is None for js in stages.values() for j in js)
+
+    if status_only({"screening: training": list(trains.values()), "screening: validation NLL": list(vals.values())}):
+        return 0
 
     # 1. screening: interleaved A B, B A ... across the libraries
     by_side = [[c for c in cands if c.side == s] for s in ("vaekit", "pythae")]
     rounds = [[c for c in pair if c is not None] for pair in itertools.zip_longest(*by_side)]
     for c in interleave(rounds):
-        h.run(trains[c.label], need_artifacts=True)
+        get(trains[c.label], need_artifacts=True)
     screen_train = {c.label: h.store.get(h.key(trains[c.label])) for c in cands}
-    screen_val = {c.label: h.run(vals[c.label]) for c in interleave(rounds) if not failed(screen_train[c.label])}
+    screen_val = {c.label: get(vals[c.label]) for c in interleave(rounds) if not failed(screen_train[c.label])}
     crosscheck = None
     if "vaekit:vae" in screen_val:
-        crosscheck = h.run(plan.crosscheck_job(trains["vaekit:vae"]))
+        crosscheck = get(plan.crosscheck_job(trains["vaekit:vae"]))
 
     # 2. selection on validation only, per library
     finals: dict[str, Selection] = {}
@@ -597,15 +607,15 @@ def main(argv: list[str] | None = None) -> int:
     rounds = [[lab for lab in pair if lab is not None] for pair in itertools.zip_longest(*chosen.values())]
     final_jobs = {lab: [plan.train_job(by_label[lab], s) for s in range(seeds)] for lab in finals}
     test_jobs = {lab: [plan.score_job(by_label[lab], j, "test", finals[lab]) for j in js] for lab, js in final_jobs.items()}
-    if not q:  # the selection is made: say what is still missing of the final stage
-        write_section(docs, status_text(plan, {
+    if status_only({  # the selection is made: what is still missing of the final stage
             "final: training (chosen on validation: " + ", ".join(finals) + ")": [j for js in final_jobs.values() for j in js],
-            "final: test NLL": [j for js in test_jobs.values() for j in js]}, cmd))
+            "final: test NLL": [j for js in test_jobs.values() for j in js]}):
+        return 0
     for s in range(seeds):
         for lab in interleave(rounds):
-            h.run(final_jobs[lab][s], need_artifacts=True)
+            get(final_jobs[lab][s], need_artifacts=True)
     final_train = {lab: [h.store.get(h.key(j)) for j in js] for lab, js in final_jobs.items()}
-    final_test = {lab: [h.run(j) for j, t in zip(js, final_train[lab]) if not failed(t)] for lab, js in test_jobs.items()}
+    final_test = {lab: [get(j) for j, t in zip(js, final_train[lab]) if not failed(t)] for lab, js in test_jobs.items()}
     require_seeds({lab: len(v) for lab, v in final_jobs.items()}, q, "likelihood (test)")
 
     # 4. speed: each matching pair (vaekit recipe, pythae model with the same net) trained `seeds` times
@@ -614,12 +624,11 @@ def main(argv: list[str] | None = None) -> int:
              for model, rec in PAIRS.items() if f"vaekit:{rec}" in by_label and f"pythae:{model}/same" in by_label}
     speed_jobs = {pair: ([plan.train_job(a, s, speed=True) for s in range(seeds)],
                          [plan.train_job(b, s, speed=True) for s in range(seeds)]) for pair, (a, b) in pairs.items()}
-    if not q:
-        write_section(docs, status_text(plan, {"speed: matching pairs": [j for js in speed_jobs.values()
-                                                                          for side in js for j in side]}, cmd))
+    if status_only({"speed: matching pairs": [j for js in speed_jobs.values() for side in js for j in side]}):
+        return 0
     rounds = [[js[0][s], js[1][s]] for s in range(seeds) for js in speed_jobs.values()]
     for job in interleave(rounds):
-        h.run(job)
+        get(job)
     speed = {pair: ([h.store.get(h.key(j)) for j in js[0]], [h.store.get(h.key(j)) for j in js[1]])
              for pair, js in speed_jobs.items()}
 

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
-from bench_support import finished, needs_fashion, pythae_python, run_twice  # noqa: E402
+from bench_support import finished, needs_fashion, pythae_python, start_in_background  # noqa: E402
 
 import bench_likelihood as bl  # noqa: E402
 from harness import ProtocolError, Stat  # noqa: E402
@@ -52,6 +52,8 @@ def test_speed_uses_full_epochs_after_the_first_one_value_per_run(tmp_path):
     pythae_cut = {"figures": {"epoch_s": [8.0, 4.0, 6.0, 1.0], "stopped_by_budget": True}}
     vaekit_full = {"figures": {"epoch_s": [7.0, 3.0, 5.0], "last_epoch_cut": False}}
     assert bl.full_epoch_s(old_vaekit) == [5.0]
+    gone = {"figures": {"epoch_s": [9.0, 5.0, 2.0], "run": str(tmp_path / "deleted")}}  # a fresh clone: assume cut
+    assert bl.full_epoch_s(gone) == [5.0]
     assert bl.full_epoch_s(pythae_cut) == [4.0, 6.0]
     assert bl.full_epoch_s(vaekit_full) == [3.0, 5.0]
     assert bl.run_speed([old_vaekit, pythae_cut, vaekit_full]).values == (5.0, 5.0, 4.0)  # medians, one per run
@@ -99,7 +101,8 @@ def plan_cli_jobs(cli_pool, tiny_run: Path, d: Path):
            "--results", str(d / "lk.jsonl"), "--docs", str(d / "lk.md"), "--only", *only]
     cmd += ["--pythae-python", py] if py else ["--no-pythae"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VAEKIT_OFFLINE": "1"}
-    return run_twice(d, cmd, d / "lk.jsonl", env=env)
+    # twice (the second must resume), then --status, which on a complete results file renders the table
+    return {"dir": d, "future": start_in_background(cmd, cmd, [*cmd, "--status"], env=env, results=d / "lk.jsonl")}
 
 
 @needs_fashion
@@ -107,7 +110,7 @@ def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(prefetch
     job = prefetched[__name__]
     py = pythae_python()
     results, docs = job["dir"] / "lk.jsonl", job["dir"] / "lk.md"
-    first, second = finished(job, 2)
+    first, second, status = finished(job, 3)
     recs = [json.loads(ln) for ln in results.read_text().splitlines()]
     scores = [r for r in recs if r["bench"] == "likelihood-score"]
     assert {(r["side"], r["split"]) for r in scores} == {(s, sp) for s in (["vaekit", "pythae"] if py else ["vaekit"])
@@ -129,7 +132,8 @@ def test_quick_run_resumes_and_scores_both_libraries_on_the_same_images(prefetch
     else:
         assert "only one library has a final candidate" in text
     assert "] run " not in second.proc.stderr  # every run was found in the results file
-    assert second.lines == first.lines == len(recs)
+    assert second.lines == first.lines == status.lines == len(recs)
+    assert "] run " not in status.proc.stderr and "Not generated yet" not in text
     if not py:
         pytest.skip("pythae side venv missing (run bench/setup_pythae.sh): only the vaekit side was run")
 
